@@ -1,0 +1,1 @@
+"""Fake nova services: RPC servers with fake work instead of a hypervisor."""

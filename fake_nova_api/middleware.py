@@ -1,0 +1,53 @@
+"""Filters of the API pipeline: request ids and faults, as nova has them."""
+
+import logging
+import os
+import uuid
+
+import webob.dec
+
+from fake_nova_api import api
+
+LOG = logging.getLogger(__name__)
+
+
+class RequestId:
+    """Give every request nova's ``req-<uuid>`` id and log it in and out."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        return cls
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        request_id = "req-" + str(uuid.uuid4())
+        req.environ["fake_lab.request_id"] = request_id
+        LOG.info("%s %s %s", request_id, req.method, req.path_qs)
+        resp = req.get_response(self.app)
+        resp.headers["x-openstack-request-id"] = request_id
+        resp.headers["x-fake-lab-worker-pid"] = str(os.getpid())
+        LOG.info("%s %s %s -> %s", request_id, req.method, req.path_qs,
+                 resp.status_int)
+        return resp
+
+
+class FaultWrapper:
+    """Turn any unexpected exception into nova's 500 fault, logged."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        return cls
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        try:
+            return req.get_response(self.app)
+        except Exception as exc:
+            LOG.exception("unexpected error")
+            return api.fault(500, f"{type(exc).__name__}: {exc}")

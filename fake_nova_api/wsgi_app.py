@@ -1,0 +1,76 @@
+"""``init_application``: what every WSGI container calls, as in nova.
+
+Config files come from the environment (FAKE_LAB_CONFIG_FILES, a comma
+separated list, else every ``*.conf`` in FAKE_LAB_CONFIG_DIR, else
+etc/fake-lab.conf if present), global setup runs once per process, then
+paste.deploy builds the app from api-paste.ini.
+"""
+
+import logging
+import os
+import threading
+
+from oslo_config import cfg
+from paste import deploy
+
+from fake_service import conf as lab_conf
+from fake_service import logs, monkey_patch, rpc
+
+LOG = logging.getLogger(__name__)
+
+CONFIG_FILES_ENV = "FAKE_LAB_CONFIG_FILES"
+CONFIG_DIR_ENV = "FAKE_LAB_CONFIG_DIR"
+ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                   "etc")
+
+_setup_lock = threading.Lock()
+_setup_done = False
+
+
+def _config_files():
+    files = os.environ.get(CONFIG_FILES_ENV)
+    if files:
+        return [f for f in files.split(",") if f]
+    conf_dir = os.environ.get(CONFIG_DIR_ENV)
+    if conf_dir:
+        return sorted(os.path.join(conf_dir, f) for f in os.listdir(conf_dir)
+                      if f.endswith(".conf"))
+    default = os.path.join(ETC, "fake-lab.conf")
+    return [default] if os.path.exists(default) else []
+
+
+def _setup_once(conf, name, config_files):
+    global _setup_done
+    with _setup_lock:
+        if _setup_done:
+            return
+        conf([], project="fake-lab", prog=name,
+             default_config_files=config_files)
+        logs.setup(name, conf.lab.log_file, conf.lab.debug)
+        LOG.info("%s starting: pid=%d eventlet_patched=%s config_files=%s",
+                 name, os.getpid(), monkey_patch.is_patched(), config_files)
+        # Like nova's config.parse_args: the transport exists from start-up,
+        # its connections are opened by the first RPC (see compute_rpcapi).
+        rpc.init(conf)
+        _setup_done = True
+
+
+def _paste_file(conf, config_files):
+    path = conf.api.paste_config
+    if os.path.isabs(path):
+        return path
+    for base in [os.path.dirname(os.path.abspath(f)) for f in config_files] + [ETC]:
+        candidate = os.path.join(base, path)
+        if os.path.exists(candidate):
+            return candidate
+    return os.path.join(ETC, path)
+
+
+def init_application(name):
+    """Set the process up once and return the paste.deploy app ``name``."""
+    conf = cfg.CONF
+    lab_conf.register(conf)
+    config_files = _config_files()
+    _setup_once(conf, name, config_files)
+    return deploy.loadapp("config:" + _paste_file(conf, config_files),
+                          name=name)

@@ -1,0 +1,1 @@
+"""What the fake services and the lab share: options, RPC, patching, brokers."""

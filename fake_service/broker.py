@@ -1,0 +1,194 @@
+"""A private RabbitMQ node for one run.
+
+Why not pifpaf's rabbitmq driver: it uses fixed ports (5682 and the default
+distribution port, so two runs clash), shares the system epmd on 4369 (which
+outlives the node), reads /etc/rabbitmq/rabbitmq-env.conf, and creates its
+user with two rabbitmqctl calls (about 1.5 s). This node instead has its own
+name, free AMQP, distribution and epmd ports, everything under one directory,
+a random user created at first boot from rabbitmq.conf (so no 'guest' user
+exists), and listens on 127.0.0.1 only.
+
+Lifecycle: ``start()`` (ready when the node logs "Server startup complete"
+and its AMQP port answers), ``url``, ``rabbitmqctl(...)``, ``stop()``.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+
+from fake_service import procs
+from fake_service.errors import LabError
+
+HOST = "127.0.0.1"
+SBIN_DIRS = ("/usr/lib/rabbitmq/bin",)
+READY_LINE = "Server startup complete"
+
+
+def find_binary(name, dirs=()):
+    """Absolute path of ``name`` in ``dirs`` or on PATH, else None."""
+    for d in dirs:
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which(name)
+
+
+class PrivateBroker:
+    """One RabbitMQ node under ``workdir``; see the module docstring."""
+
+    def __init__(self, workdir, log_dir=None, port=0, heartbeat=60):
+        self.workdir = os.path.abspath(workdir)
+        self.log_dir = os.path.abspath(log_dir or os.path.join(workdir, "log"))
+        self.port = port
+        self.heartbeat = heartbeat
+        token = secrets.token_hex(4)
+        self.nodename = f"fake-lab-{token}@localhost"
+        self.user = f"lab-{token}"
+        self.password = secrets.token_urlsafe(18)
+        self.server_bin = find_binary("rabbitmq-server", SBIN_DIRS)
+        self.ctl_bin = find_binary("rabbitmqctl", SBIN_DIRS)
+        self.epmd_bin = find_binary("epmd", ("/usr/lib/erlang/bin",))
+        self.epmd = None
+        self.node = None
+        self.dist_port = self.epmd_port = None
+
+    @property
+    def url(self):
+        return f"rabbit://{self.user}:{self.password}@{HOST}:{self.port}/"
+
+    @property
+    def log_file(self):
+        return os.path.join(self.log_dir, "broker.log")
+
+    def check_installed(self):
+        missing = [name for name, path in (("rabbitmq-server", self.server_bin),
+                                           ("rabbitmqctl", self.ctl_bin),
+                                           ("epmd", self.epmd_bin)) if not path]
+        if missing:
+            raise LabError(f"{', '.join(missing)} not found: install Debian's "
+                           "rabbitmq-server package (tools/setup.sh does)")
+
+    def _env(self):
+        w = self.workdir
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update({
+            "HOME": os.path.join(w, "home"),  # the Erlang cookie lives here
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_NODE_IP_ADDRESS": HOST,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": os.path.join(w, "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": os.path.join(w, "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(w, "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": os.path.join(w, "mnesia"),
+            "RABBITMQ_LOG_BASE": self.log_dir,
+            "RABBITMQ_PID_FILE": os.path.join(w, "rabbitmq.pid"),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": HOST,
+        })
+        return env
+
+    def _write_files(self):
+        w = self.workdir
+        for sub in ("home", "mnesia"):
+            os.makedirs(os.path.join(w, sub), exist_ok=True)
+        os.makedirs(self.log_dir, exist_ok=True)
+        conf = os.path.join(w, "rabbitmq.conf")
+        # The credentials are in this file only: keep it private.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"listeners.tcp.1 = {HOST}:{self.port}\n"
+                    f"default_user = {self.user}\n"
+                    f"default_pass = {self.password}\n"
+                    "default_vhost = /\n"
+                    f"heartbeat = {self.heartbeat}\n"
+                    "log.file = broker.log\n"
+                    "log.file.level = info\n"
+                    "log.console = false\n")
+        with open(os.path.join(w, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        open(os.path.join(w, "rabbitmq-env.conf"), "w").close()
+
+    def start(self, timeout=60):
+        """Boot the node; LabError with the node's last log lines on failure."""
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self):
+        """Start epmd and the node without waiting for the node to boot, so
+        that the caller can start other things meanwhile (about 4 s)."""
+        self.check_installed()
+        if self.port:
+            procs.ensure_free(self.port, HOST, "the broker's AMQP port")
+        else:
+            self.port = procs.free_port(HOST)
+        self.dist_port = procs.free_port(HOST)
+        self.epmd_port = procs.free_port(HOST)
+        self._write_files()
+        env = self._env()
+        # An epmd of our own: one Erlang would otherwise start on 4369 and
+        # outlive the node.
+        self.epmd = procs.spawn(
+            "epmd", [self.epmd_bin, "-port", str(self.epmd_port),
+                     "-address", HOST],
+            os.path.join(self.log_dir, "epmd.log"), env=env)
+        procs.wait_until(lambda: procs.port_open(self.epmd_port), self.epmd,
+                         "listening", 10)
+        self.node = procs.spawn(
+            "rabbitmq-server", [self.server_bin],
+            os.path.join(self.log_dir, "broker-stdout.log"),
+            env=env, cwd=self.workdir)
+        return self
+
+    def wait_ready(self, timeout=60):
+        procs.wait_until(self._ready, self.node, READY_LINE, timeout)
+
+    def _ready(self):
+        try:
+            with open(self.log_file, errors="replace") as f:
+                if READY_LINE not in f.read():
+                    return False
+        except OSError:
+            return False
+        return procs.port_open(self.port)
+
+    def rabbitmqctl(self, *args, timeout=30):
+        """Run rabbitmqctl against this node; its standard output."""
+        argv = [self.ctl_bin, "-q", "-n", self.nodename, *args]
+        try:
+            out = subprocess.run(argv, env=self._env(), capture_output=True,
+                                 text=True, timeout=timeout,
+                                 stdin=subprocess.DEVNULL,
+                                 cwd=self.workdir)
+        except subprocess.TimeoutExpired:
+            raise LabError(f"rabbitmqctl {' '.join(args)} timed out")
+        if out.returncode != 0:
+            raise LabError(f"rabbitmqctl {' '.join(args)} failed: "
+                           f"{out.stderr.strip() or out.stdout.strip()}")
+        return out.stdout
+
+    def list_connections(self):
+        """[{name, peer_port, state}] as the broker lists them now."""
+        out = self.rabbitmqctl("list_connections", "name", "peer_port",
+                               "state", "--no-table-headers")
+        rows = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3:
+                rows.append({"name": parts[0], "peer_port": parts[1],
+                             "state": parts[2]})
+        return rows
+
+    def stop(self, grace=10.0):
+        """TERM then KILL the node's tree, then our epmd; idempotent."""
+        started = time.monotonic()
+        for daemon in (self.node, self.epmd):
+            if daemon is not None:
+                daemon.stop(signal.SIGTERM, grace)
+        self.node = self.epmd = None
+        return time.monotonic() - started

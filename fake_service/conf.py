@@ -1,0 +1,92 @@
+"""The lab's own oslo.config options, one group per role.
+
+``list_opts()`` is published through the ``oslo.config.opts`` entry point, so
+``oslo-config-generator`` writes etc/fake-lab.conf.sample from these
+definitions (``tox -e genconfig``); the sample is never written by hand.
+"""
+
+from oslo_config import cfg
+
+CONCURRENCY = ("eventlet", "threading")
+
+lab_opts = [
+    cfg.StrOpt("executor", default="eventlet", choices=CONCURRENCY,
+               help="Concurrency of every fake service: 'eventlet' "
+                    "monkey-patches the API and the services and gives the "
+                    "RPC servers the eventlet executor; 'threading' patches "
+                    "nothing and uses native threads."),
+    cfg.StrOpt("container", default="uwsgi", choices=("uwsgi",),
+               help="The WSGI container that serves the fake nova-api."),
+    cfg.StrOpt("log_file",
+               help="Where a fake service writes its log; standard error "
+                    "when unset."),
+    cfg.BoolOpt("debug", default=False,
+                help="Log at DEBUG level (oslo.messaging's pool and "
+                     "connection messages included)."),
+    cfg.FloatOpt("broker_wait", default=0, min=0,
+                 help="Seconds an RPC server waits for the broker's port to "
+                      "answer before it connects, so that it can be started "
+                      "while the broker boots (0: connect at once)."),
+    cfg.BoolOpt("observe_heartbeats", default=True,
+                help="Log one line each time the rabbit driver's heartbeat "
+                     "check runs for a connection, so that a run shows "
+                     "whether heartbeats were kept while the process "
+                     "was idle."),
+]
+
+api_opts = [
+    cfg.StrOpt("paste_config", default="api-paste.ini",
+               help="The paste.deploy file of the fake nova-api, looked up "
+                    "next to the config files when relative."),
+    cfg.StrOpt("compute_topic", default="compute",
+               help="The RPC topic the fake compute listens on."),
+]
+
+compute_opts = [
+    cfg.StrOpt("host", default="fake-compute-1",
+               help="The host name of this fake compute service; its RPC "
+                    "server also listens on '<topic>.<host>'."),
+    cfg.StrOpt("topic", default="compute",
+               help="The RPC topic the fake compute listens on."),
+    cfg.StrOpt("executor", choices=CONCURRENCY,
+               help="The oslo.messaging executor of the RPC server; unset "
+                    "follows the process: eventlet when monkey-patched, "
+                    "threading otherwise (as oslo.messaging >= 12 does)."),
+]
+
+uwsgi_opts = [
+    cfg.IntOpt("processes", default=1, min=1,
+               help="uWSGI worker processes. One makes the headline "
+                    "deterministic: the second request lands on the worker "
+                    "that opened the connections."),
+    cfg.IntOpt("threads", default=1, min=1,
+               help="uWSGI threads per worker (nova deployments use 1)."),
+    cfg.BoolOpt("enable_threads", default=True,
+                help="uWSGI enable-threads (a stub from 2.0.27 on)."),
+    cfg.BoolOpt("lazy_apps", default=True,
+                help="uWSGI lazy-apps: load the app in each worker after "
+                     "the fork, as devstack configures nova-api."),
+]
+
+GROUPS = {
+    "lab": lab_opts,
+    "api": api_opts,
+    "compute": compute_opts,
+    "uwsgi": uwsgi_opts,
+}
+
+
+def register(conf):
+    """Register the lab's options and oslo.messaging's on ``conf``."""
+    from oslo_messaging import opts as om_opts
+
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=group)
+    for group, opts in om_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    return conf
+
+
+def list_opts():
+    """(group, options) pairs for oslo-config-generator."""
+    return [(group, opts) for group, opts in GROUPS.items()]

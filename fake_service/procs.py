@@ -1,0 +1,180 @@
+"""Start daemons in their own session and stop their whole process tree.
+
+Shaped after pifpaf's helper: a process is started in a new session (so a
+Ctrl-C in the user's terminal reaches only the lab's runner, which then stops
+everything in order), its output goes to a log file in the run directory, and
+stopping it walks the tree: TERM to every member, a grace period, then KILL.
+Only processes the lab started are ever signalled: the tree is found from the
+PID the lab holds, never by name.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from fake_service.errors import LabError
+
+
+class Daemon:
+    """A started process: ``name``, ``popen``, ``log_path``."""
+
+    def __init__(self, name, popen, log_path):
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log_tail(self, lines=5):
+        return tail(self.log_path, lines)
+
+    def stop(self, sig=signal.SIGTERM, grace=10.0):
+        """Stop the whole tree; returns the PIDs that needed KILL."""
+        return kill_tree(self.popen, sig=sig, grace=grace)
+
+
+def spawn(name, argv, log_path, env=None, cwd=None):
+    """Start ``argv`` in a new session with stdout/stderr to ``log_path``."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "ab") as log:
+        try:
+            popen = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise LabError(f"cannot start {name} ({argv[0]}): {exc.strerror}")
+    return Daemon(name, popen, log_path)
+
+
+def _proc_table():
+    """pid -> (ppid, pgrp, session, state) for every process we can read."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: split after it.
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), int(fields[2]), int(fields[3]),
+                             fields[0])
+    return table
+
+
+def tree(root):
+    """The live PIDs of ``root``'s session, process group and descendants."""
+    table = _proc_table()
+    found = {pid for pid, (ppid, pgrp, sid, _) in table.items()
+             if pid == root or sid == root or pgrp == root}
+    grown = True
+    while grown:
+        grown = False
+        for pid, (ppid, _, _, _) in table.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grown = True
+    return {pid for pid in found if table.get(pid, (0, 0, 0, "Z"))[3] != "Z"}
+
+
+def _signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_tree(popen, sig=signal.SIGTERM, grace=10.0):
+    """Signal the tree rooted at ``popen``, wait ``grace`` s, then KILL."""
+    # Collect the tree before signalling: once the root dies its children
+    # are re-parented to init and can no longer be found from it.
+    pids = tree(popen.pid)
+    if popen.poll() is None:
+        pids.add(popen.pid)
+    _signal_all(pids, sig)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        popen.poll()
+        pids = _still_alive(pids | tree(popen.pid))
+        if not pids:
+            break
+        time.sleep(0.05)
+    killed = sorted(pids)
+    _signal_all(pids, signal.SIGKILL)
+    try:
+        popen.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    return killed
+
+
+def _still_alive(pids):
+    table = _proc_table()
+    return {pid for pid in pids if pid in table and table[pid][3] != "Z"}
+
+
+def tail(path, lines=5):
+    """The last ``lines`` lines of a text file, or [] if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [line for line in data.splitlines() if line.strip()][-lines:]
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ensure_free(port, host="127.0.0.1", what="port"):
+    """LabError unless ``port`` can be bound on ``host`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise LabError(f"{what} {host}:{port} is not available: "
+                           f"{exc.strerror}")
+    return port
+
+
+def port_open(port, host="127.0.0.1", timeout=0.2):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(check, daemon, what, timeout):
+    """Poll ``check()`` until true; LabError if ``daemon`` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if not daemon.alive():
+            last = " | ".join(daemon.log_tail(5)) or "no output"
+            raise LabError(f"{daemon.name} exited with code "
+                           f"{daemon.popen.returncode} before {what}; "
+                           f"its last log lines: {last}")
+        if time.monotonic() > deadline:
+            last = " | ".join(daemon.log_tail(5)) or "no output"
+            raise LabError(f"{daemon.name} did not reach '{what}' within "
+                           f"{timeout:.0f} s; its last log lines: {last}")
+        time.sleep(0.05)

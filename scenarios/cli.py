@@ -1,0 +1,189 @@
+"""``fake-lab``: run the lab's scenarios and judge their runs.
+
+Exit codes (also in README.md):
+  0  the run completed (and matched --expect, when given)
+  1  the verdict differs from --expect: a regression for a CI job
+  2  bad input: unknown scenario, bad option value, unreadable config file
+  3  the lab could not run: a binary missing, a port taken, a daemon failed
+  4  --expect was given and the verdict is unknown
+  130 interrupted (Ctrl-C, SIGTERM); everything started was stopped
+"""
+
+import argparse
+import os
+import signal
+import sys
+import warnings
+
+from fake_service import errors
+from fake_service.errors import LabError, UsageError
+
+EPILOG = __doc__.split("\n\n", 1)[1]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def _port(text):
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
+    return value
+
+
+def build_parser():
+    from scenarios import checkers, settings
+
+    parser = _Parser(prog="fake-lab", description=(
+        "Reproduce oslo.messaging heartbeat bugs of OpenStack API services "
+        "against a private RabbitMQ node, and judge each run."),
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("list", help="list the scenarios")
+
+    run = sub.add_parser("run", help="run a scenario and judge it",
+                         epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario")
+    axes = run.add_argument_group(
+        "axes", "each sets an oslo.config option of the run, over the "
+        "scenario's values and over --config-file")
+    types = {"executor": dict(choices=("eventlet", "threading")),
+             "container": dict(choices=("uwsgi",))}
+    for axis, (group, option, text) in settings.AXES.items():
+        axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
+                          help=f"{text} ([{group}] {option})",
+                          **types.get(axis, dict(type=_positive_int)))
+    run.add_argument("--config-file", action="append", default=[],
+                     metavar="PATH", help="an oslo.config file for the "
+                     "services (may be repeated; later files win)")
+    run.add_argument("--control", action="store_true",
+                     help="run the scenario's control instead (e.g. "
+                     "--executor threading) and expect its verdict")
+    run.add_argument("--expect", choices=checkers.VERDICTS,
+                     help="exit 1 when the verdict differs (4 if unknown)")
+    run.add_argument("--runs-dir", default=os.environ.get(
+        "FAKE_LAB_RUNS_DIR", "runs"), help="where run directories go "
+        "(default: ./runs, or $FAKE_LAB_RUNS_DIR)")
+    run.add_argument("--broker-port", type=_port, default=0,
+                     help="the private broker's AMQP port (default: a free one)")
+    run.add_argument("--api-port", type=_port, default=0,
+                     help="the fake nova-api's port (default: a free one)")
+
+    check = sub.add_parser("check", help="judge a run directory again, "
+                           "without running anything")
+    check.add_argument("run_dir")
+    check.add_argument("--expect", choices=checkers.VERDICTS)
+    return parser
+
+
+def _print_result(result):
+    print(f"verdict: {result['verdict']}")
+    if result.get("reason"):
+        print(f"reason: {result['reason']}")
+    for line in result.get("evidence", []):
+        print(f"  - {line}")
+
+
+def _exit_code(verdict, expect):
+    from scenarios import checkers
+
+    if expect is None or verdict == expect:
+        return errors.EXIT_OK
+    if verdict == checkers.UNKNOWN:
+        return errors.EXIT_UNKNOWN
+    return errors.EXIT_EXPECTATION
+
+
+def _cmd_list(args):
+    from scenarios import catalogue
+
+    for name in catalogue.names():
+        scenario = catalogue.load(name)
+        print(f"{name:24} {scenario['summary']}")
+    return errors.EXIT_OK
+
+
+def _cmd_run(args):
+    from scenarios import catalogue, runner, settings
+
+    scenario = catalogue.load(args.scenario)
+    overrides = {axis: getattr(args, axis) for axis in settings.AXES}
+    expect = args.expect
+    if args.control:
+        control = dict(scenario.get("control", {}))
+        if not control:
+            raise UsageError(f"scenario {args.scenario} has no control")
+        expect = expect or control.pop("expect", None)
+        control.pop("expect", None)
+        overrides.update(control)
+
+    def _terminate(signum, frame):
+        raise runner.Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    try:
+        result, rundir = runner.run(
+            args.scenario, overrides, args.config_file, args.runs_dir,
+            args.broker_port, args.api_port, say=lambda s: print(s, flush=True))
+    except (KeyboardInterrupt, runner.Interrupted):
+        print("fake-lab: interrupted; everything the run started was stopped",
+              file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    _print_result(result)
+    print(f"report: {os.path.join(rundir.path, 'report.md')}")
+    return _exit_code(result["verdict"], expect)
+
+
+def _cmd_check(args):
+    from scenarios import checkers
+    from scenarios.rundir import RunDir
+
+    run = RunDir(args.run_dir)
+    config = run.read_json("config.json")
+    if config is None:
+        raise UsageError(f"{args.run_dir} is not a run directory "
+                         "(no readable config.json)")
+    from scenarios import catalogue
+
+    scenario = catalogue.load(config["scenario"])
+    result = checkers.CHECKERS[scenario["checker"]](run)
+    _print_result(result)
+    return _exit_code(result["verdict"], args.expect)
+
+
+def main(argv=None):
+    # eventlet warns about its own deprecation on import; the lab knows.
+    warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
+    try:
+        args = build_parser().parse_args(argv)
+        return {"list": _cmd_list, "run": _cmd_run,
+                "check": _cmd_check}[args.command](args)
+    except LabError as exc:
+        message = str(exc)
+        if not message.startswith("fake-lab"):
+            message = "fake-lab: " + message
+        print(message, file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("fake-lab: interrupted", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Read the run's logs into evidence: the broker's connections, the clients'
+reconnects and heartbeat checks, each with its time and its raw line.
+
+Everything a checker cites comes from here, quoted as it stands in the log,
+so a verdict can be checked by opening the file it names.
+"""
+
+import datetime
+import re
+
+_BROKER_LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d) "
+    r"\[(?P<level>\w+)\] <(?P<proc>[\d.]+)> (?P<msg>.*)$")
+_ACCEPT = re.compile(r"accepting AMQP connection <(?P<conn>[\d.]+)> "
+                     r"\((?P<peer>[^ ]+) -> (?P<local>[^)]+)\)")
+_AUTH = re.compile(r"connection <(?P<conn>[\d.]+)> \((?P<peer>[^ ]+) -> "
+                   r"(?P<local>[^ ]+) - (?P<name>[^)]+)\): user '(?P<user>[^']*)'"
+                   r" authenticated")
+_CLOSE = re.compile(r"closing AMQP connection <(?P<conn>[\d.]+)> "
+                    r"\((?P<peer>[^ ]+) -> (?P<local>[^ ),]+)"
+                    r"(?: - (?P<name>[^,)]+))?[^)]*\):?\s*(?P<reason>.*)$")
+
+MISSED_HEARTBEATS = "missed heartbeats from client"
+
+_CLIENT_LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) (?P<program>[^\[ ]+)"
+    r"\[(?P<pid>\d+)\] (?P<level>[A-Z]+) (?P<logger>\S+) (?P<msg>.*)$")
+
+# What the rabbit driver logs when a connection dies and comes back; the
+# heartbeat warning was spelled "heartbeart" before oslo.messaging 9.8.0.
+CLIENT_MARKERS = (
+    ("heartbeat-warning", re.compile(r"Unexpected error during heartbea?rt? "
+                                     r"thread processing")),
+    ("recoverable-error", re.compile(r"A recoverable connection/channel error "
+                                     r"occurred")),
+    ("unreachable", re.compile(r"AMQP server on \S+ is unreachable")),
+    ("reconnected", re.compile(r"Reconnected to AMQP server")),
+    ("heartbeat-check", re.compile(r"^heartbeat-check ")),
+    ("messaging-timeout", re.compile(r"MessagingTimeout|Timed out waiting for a reply")),
+)
+_CHECK = re.compile(r"connection=(?P<name>\S+) purpose=(?P<purpose>\S+) "
+                    r"thread=(?P<thread>\w+)")
+
+
+def _epoch(stamp):
+    stamp = stamp.replace("Z", "+00:00")
+    return datetime.datetime.fromisoformat(stamp).timestamp()
+
+
+def _read_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def connection_pid(name):
+    """The PID in an oslo.messaging connection name ``program:pid:uuid``."""
+    parts = (name or "").split(":")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def broker_connections(path):
+    """The connections the broker log tells of, in order of acceptance.
+
+    Each is a dict: ``id`` (Erlang pid), ``peer``, ``name`` (the client's
+    connection_name, once authenticated), ``pid`` (from the name),
+    ``opened``/``closed`` (epoch), ``close_reason``, ``lines`` (raw).
+    """
+    conns = {}
+    order = []
+    pending = None  # a close whose reason is on the following lines
+    for raw in _read_lines(path):
+        m = _BROKER_LINE.match(raw)
+        if not m:
+            continue
+        msg, when = m.group("msg"), _epoch(m.group("ts"))
+        if pending is not None:
+            if m.group("proc") == pending["id"] and not _CLOSE.search(msg):
+                pending["close_reason"] = (
+                    (pending["close_reason"] + " " + msg.strip()).strip())
+                pending["lines"].append(raw)
+                continue
+            pending = None
+        for pattern, kind in ((_ACCEPT, "accept"), (_AUTH, "auth"),
+                              (_CLOSE, "close")):
+            hit = pattern.search(msg)
+            if hit:
+                break
+        else:
+            continue
+        conn = conns.get(hit.group("conn"))
+        if conn is None:
+            conn = {"id": hit.group("conn"), "peer": hit.group("peer"),
+                    "name": None, "pid": None, "opened": when, "closed": None,
+                    "close_reason": None, "lines": []}
+            conns[conn["id"]] = conn
+            order.append(conn)
+        conn["lines"].append(raw)
+        if kind in ("auth", "close") and hit.group("name"):
+            conn["name"] = hit.group("name").strip()
+            conn["pid"] = connection_pid(conn["name"])
+        if kind == "close":
+            conn["closed"] = when
+            conn["close_reason"] = hit.group("reason").strip()
+            pending = conn
+    return order
+
+
+def client_events(path):
+    """Marked lines of a fake service's log: [{kind, time, pid, line, ...}]."""
+    events = []
+    for raw in _read_lines(path):
+        m = _CLIENT_LINE.match(raw)
+        if not m:
+            continue
+        msg = m.group("msg")
+        for kind, pattern in CLIENT_MARKERS:
+            if pattern.search(msg):
+                event = {"kind": kind, "time": _epoch(m.group("ts")),
+                         "pid": int(m.group("pid")),
+                         "level": m.group("level"), "line": raw}
+                check = _CHECK.search(msg) if kind == "heartbeat-check" else None
+                if check:
+                    event.update(check.groupdict())
+                events.append(event)
+                break
+    return events

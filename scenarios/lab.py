@@ -1,0 +1,114 @@
+"""The running lab of one run: private broker, fake compute, fake nova-api.
+
+``start()`` launches all three at once (the compute waits for the broker's
+port, the API opens its connections only on its first request, as nova-api
+does) and returns when each is ready; ``stop()`` stops every process tree
+the lab started, in parallel, and is safe to call at any point.
+"""
+
+import os
+import re
+import sys
+import threading
+import time
+
+from fake_service import broker as broker_mod
+from fake_service import monkey_patch, procs
+from scenarios import containers, settings as settings_mod
+
+READY_COMPUTE = re.compile(r"RPC server started")
+
+
+class Lab:
+    def __init__(self, run, settings, broker_port=0, api_port=0):
+        self.run = run
+        self.settings = settings
+        self.broker = broker_mod.PrivateBroker(run.file("broker"),
+                                               log_dir=run.logs,
+                                               port=broker_port)
+        self.api_port = api_port
+        self.container = None
+        self.compute = None
+        self.timings = {}
+
+    def _service_files(self, name):
+        """The run's config files plus one that names this service's log."""
+        own = settings_mod.write_ini(
+            self.run.file("etc", f"31-{name}.conf"),
+            {"lab": {"log_file": self.run.log(name)}})
+        return self.settings.files + [self.lab_conf, own]
+
+    def _env(self):
+        env = dict(os.environ)
+        env[monkey_patch.ENV] = self.settings.get("lab", "executor")
+        env.pop("FAKE_LAB_CONFIG_DIR", None)
+        return env
+
+    def start(self):
+        started = time.monotonic()
+        self.broker.check_installed()
+        container_cls = containers.CONTAINERS[self.settings.get("lab", "container")]
+        if self.api_port:
+            procs.ensure_free(self.api_port, what="the API port")
+        else:
+            self.api_port = procs.free_port()
+        self.container = container_cls(self.run, self.settings, None,
+                                       self.api_port)
+        self.container.check_installed()
+
+        self.broker.launch()
+        # What the lab owns goes last, so no other file can override it.
+        self.lab_conf = settings_mod.write_ini(
+            self.run.file("etc", "30-lab.conf"),
+            {"DEFAULT": {"transport_url": self.broker.url},
+             "lab": {"broker_wait": 60}}, mode=0o600)
+
+        env = self._env()
+        compute_cmd = containers.venv_binary("fake-compute")
+        argv = [compute_cmd] if compute_cmd else [sys.executable, "-m",
+                                                  "fake_compute.service"]
+        for f in self._service_files("fake-compute"):
+            argv += ["--config-file", f]
+        self.compute = procs.spawn("fake-compute", argv,
+                                   self.run.log("fake-compute.out"), env=env)
+
+        api_env = dict(env)
+        api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
+            self._service_files("fake-nova-api"))
+        self.container.env = api_env
+        self.container.start()
+
+        self.broker.wait_ready()
+        self.timings["broker_boot"] = time.monotonic() - started
+        procs.wait_until(self._compute_ready, self.compute,
+                         "its RPC server started", 60)
+        self.container.wait_ready()
+        self.timings["services_up"] = time.monotonic() - started
+
+    def _compute_ready(self):
+        try:
+            with open(self.run.log("fake-compute"), errors="replace") as f:
+                return bool(READY_COMPUTE.search(f.read()))
+        except OSError:
+            return False
+
+    @property
+    def api_url(self):
+        return self.container.url
+
+    def stop(self):
+        """Stop everything started, in parallel; returns the seconds it took."""
+        started = time.monotonic()
+        stoppers = []
+        if self.container is not None:
+            stoppers.append(self.container.stop)
+        if self.compute is not None:
+            stoppers.append(lambda: self.compute.stop(grace=10))
+        stoppers.append(self.broker.stop)
+        threads = [threading.Thread(target=f) for f in stoppers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.container = self.compute = None
+        return time.monotonic() - started

@@ -1,0 +1,40 @@
+"""report.md: a run's result for a person (and for pasting into a bug)."""
+
+import os
+
+
+def render(run, result):
+    config = run.read_json("config.json") or {}
+    lines = [f"# {result['scenario']}: {result['verdict']}", ""]
+    if config.get("bugs"):
+        lines += [f"Bugs: {', '.join(config['bugs'])}", ""]
+    if result.get("reason"):
+        lines += [f"Reason: {result['reason']}", ""]
+    if result.get("evidence"):
+        lines += ["## Evidence", ""]
+        lines += [f"- {e}" for e in result["evidence"]]
+        lines.append("")
+    options = config.get("options", {})
+    if options:
+        lines += ["## Configuration", ""]
+        for group, values in options.items():
+            lines.append(f"- [{group}] " + ", ".join(
+                f"{k}={v}" for k, v in values.items()))
+        lines.append("")
+    if config.get("versions"):
+        lines += ["## Versions", "", "- " + ", ".join(
+            f"{k} {v}" for k, v in config["versions"].items()), ""]
+    lines += ["## Timings (s)", ""]
+    lines += [f"- {k}: {v}" for k, v in result.get("timings", {}).items()]
+    lines += ["", "## Files", ""]
+    for sub in ("logs", "etc"):
+        folder = run.file(sub)
+        if os.path.isdir(folder):
+            lines += [f"- {sub}/{f}" for f in sorted(os.listdir(folder))]
+    lines += ["- history.jsonl", "- result.json", ""]
+    return "\n".join(lines)
+
+
+def write(run, result):
+    with open(run.file("report.md"), "w") as f:
+        f.write(render(run, result))

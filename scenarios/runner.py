@@ -1,0 +1,128 @@
+"""Run one scenario: configure, start the lab, play the workload, stop
+everything, judge, and leave a complete run directory behind.
+
+result.json is written whatever happens: a crash or an interruption gives
+verdict ``unknown`` with the reason and the phase it happened in.
+"""
+
+import contextlib
+import signal
+import time
+import traceback
+
+from fake_service import rpc
+from fake_service.errors import LabError
+from scenarios import catalogue, checkers, report, settings as settings_mod
+from scenarios.history import History
+from scenarios.lab import Lab
+from scenarios.rundir import RunDir
+from scenarios.workload import Player
+
+VERSIONS = ("oslo.messaging", "kombu", "amqp", "eventlet", "uWSGI")
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP, raised where the runner is, like KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Let cleanup finish even if the user presses Ctrl-C again."""
+    old = {s: signal.signal(s, signal.SIG_IGN)
+           for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+class Phases:
+    """Times each phase and says it as it ends."""
+
+    def __init__(self, say):
+        self.say = say
+        self.timings = {}
+        self.current = None
+        self.started = time.monotonic()
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        self.current = name
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - began, 3)
+            self.say(f"[{name}] {self.timings[name]:.2f} s")
+
+    def total(self):
+        self.timings["total"] = round(time.monotonic() - self.started, 3)
+        return self.timings["total"]
+
+
+def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
+        api_port=0, say=print):
+    """Run scenario ``name``; returns (result dict, RunDir)."""
+    scenario = catalogue.load(name)
+    rundir = RunDir.create(runs_dir, name)
+    phases = Phases(say)
+    say(f"{name}: {scenario['summary']}")
+    say(f"run directory: {rundir.path}")
+    history = History(rundir.history)
+    result = {"scenario": name, "verdict": checkers.UNKNOWN, "evidence": [],
+              "reason": None, "timings": phases.timings,
+              "run_dir": rundir.path}
+    lab = None
+    failure = None
+    try:
+        try:
+            with phases("configure"):
+                settings = settings_mod.resolve(scenario, user_files,
+                                                overrides or {}, rundir.etc)
+                rundir.write_json("config.json", {
+                    "scenario": name, "bugs": scenario.get("bugs", []),
+                    "options": settings.values,
+                    "files": settings.files,
+                    "versions": {d: rpc.version_of(d) for d in VERSIONS}})
+                history.event("configured", options=settings.values)
+            lab = Lab(rundir, settings, broker_port, api_port)
+            with phases("start"):
+                lab.start()
+            phases.timings.update({k: round(v, 3) for k, v in lab.timings.items()})
+            say("  broker ready after %.2f s, services after %.2f s" % (
+                lab.timings["broker_boot"], lab.timings["services_up"]))
+            with phases("workload"):
+                Player(lab, history, settings, say).play(scenario["workload"])
+        except (KeyboardInterrupt, Interrupted) as exc:
+            failure = exc
+            result["reason"] = (f"interrupted ({type(exc).__name__}) during "
+                                f"the {phases.current} phase")
+        except LabError as exc:
+            failure = exc
+            result["reason"] = f"{exc} (during the {phases.current} phase)"
+        except Exception as exc:  # a bug of the lab: keep its traceback
+            failure = exc
+            result["reason"] = (f"lab crashed during the {phases.current} "
+                                f"phase: {type(exc).__name__}: {exc}; see "
+                                "traceback.txt")
+            with open(rundir.file("traceback.txt"), "w") as f:
+                traceback.print_exc(file=f)
+        finally:
+            with _signals_deferred():
+                if lab is not None:
+                    with phases("cleanup"):
+                        lab.stop()
+                history.event("stopped", reason=result["reason"])
+                history.close()
+        if failure is None:
+            with phases("judging"):
+                judged = checkers.CHECKERS[scenario["checker"]](rundir)
+            result.update(judged)
+    finally:
+        phases.total()
+        rundir.write_json("result.json", result)
+        report.write(rundir, result)
+    if failure is not None:
+        raise failure
+    return result, rundir

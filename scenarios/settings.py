@@ -1,0 +1,116 @@
+"""Resolve a run's configuration with oslo.config itself.
+
+The services of a run get an ordered list of config files, later ones
+winning, exactly as any oslo.config program merges them:
+
+    etc/00-scenario.conf      the scenario's [config] tables
+    etc/10-user-N.conf        copies of the user's --config-file files
+    etc/20-command-line.conf  the axes given as command-line options
+    etc/30-lab.conf           what the lab owns: transport_url (the private
+                              broker's credentials: mode 0600), log files
+
+``resolve`` loads the first three before anything starts, so a bad value
+fails at once with one line, and returns the values the runner needs.
+"""
+
+import os
+import shutil
+
+from oslo_config import cfg
+
+from fake_service import conf as lab_conf
+from fake_service.errors import UsageError
+
+# Command-line axes: option name -> (group, oslo.config option, help).
+AXES = {
+    "executor": ("lab", "executor",
+                 "eventlet (monkey-patched, eventlet executor) or threading"),
+    "container": ("lab", "container", "the WSGI container of the API"),
+    "heartbeat_timeout": ("oslo_messaging_rabbit", "heartbeat_timeout_threshold",
+                          "seconds before the broker gives up on a silent "
+                          "connection"),
+    "heartbeat_rate": ("oslo_messaging_rabbit", "heartbeat_rate",
+                       "heartbeat checks per timeout"),
+    "rpc_response_timeout": ("DEFAULT", "rpc_response_timeout",
+                             "seconds an RPC call waits for its reply"),
+    "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
+    "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
+}
+
+# Options recorded in config.json (never transport_url: it has credentials).
+RECORDED = {
+    "DEFAULT": ("rpc_response_timeout",),
+    "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
+                              "rabbit_retry_interval", "rabbit_retry_backoff"),
+}
+
+
+def _ini_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def write_ini(path, sections, mode=0o644):
+    """Write {group: {option: value}} as an oslo.config file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.chmod(path, mode)
+    with os.fdopen(fd, "w") as f:
+        for group, values in sections.items():
+            f.write(f"[{group}]\n")
+            for key, value in values.items():
+                f.write(f"{key} = {_ini_value(value)}\n")
+            f.write("\n")
+    return path
+
+
+def _sections_from_axes(overrides):
+    sections = {}
+    for axis, value in overrides.items():
+        if value is None:
+            continue
+        group, option, _ = AXES[axis]
+        sections.setdefault(group, {})[option] = value
+    return sections
+
+
+class Settings:
+    """The resolved configuration of a run: ``files``, ``values``."""
+
+    def __init__(self, files, conf):
+        self.files = files
+        self.conf = conf
+        self.values = {}
+        groups = {g: [o.dest for o in opts] for g, opts in lab_conf.list_opts()}
+        groups.update(RECORDED)
+        for group, names in groups.items():
+            section = conf if group == "DEFAULT" else conf[group]
+            self.values[group] = {n: section[n] for n in names}
+
+    def get(self, group, name):
+        return self.values[group][name]
+
+
+def resolve(scenario, user_files, overrides, etc_dir):
+    """Write and validate the run's config files; UsageError on bad input."""
+    files = [write_ini(os.path.join(etc_dir, "00-scenario.conf"),
+                       scenario.get("config", {}))]
+    for n, path in enumerate(user_files or []):
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise UsageError(f"cannot read config file {path}")
+        copy = os.path.join(etc_dir, f"10-user-{n}.conf")
+        shutil.copyfile(path, copy)
+        files.append(copy)
+    files.append(write_ini(os.path.join(etc_dir, "20-command-line.conf"),
+                           _sections_from_axes(overrides)))
+    conf = lab_conf.register(cfg.ConfigOpts())
+    try:
+        conf([], project="fake-lab", default_config_files=files)
+        settings = Settings(files, conf)
+    except (cfg.Error, ValueError) as exc:
+        raise UsageError(f"bad configuration: {exc}".replace("\n", " "))
+    timeout = settings.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold")
+    if timeout < 1:
+        raise UsageError("heartbeat_timeout_threshold must be at least 1 s: "
+                         f"{timeout} disables the heartbeats this lab watches")
+    return settings
