@@ -4,11 +4,12 @@ The concurrency backend is decided on the first line, from the
 FAKE_LAB_CONCURRENCY environment variable, as in every entry point of nova.
 """
 
-from fake_service import monkey_patch  # noqa: E402 (must come first)
-
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
+
+from fake_service import monkey_patch  # noqa: E402 (must come first)
 
 _BACKEND_ERROR = None
 try:
@@ -18,8 +19,8 @@ except ValueError as exc:  # reported by main() as one line
 
 import logging  # noqa: E402
 
-from oslo_config import cfg  # noqa: E402
 import oslo_messaging as messaging  # noqa: E402
+from oslo_config import cfg  # noqa: E402
 
 from fake_compute import manager  # noqa: E402
 from fake_service import conf as lab_conf  # noqa: E402
@@ -65,6 +66,11 @@ def main(argv=None):
     while not stop.wait(0.5):
         pass
     LOG.info("stopping")
+    # A listener stuck reconnecting to a stopped broker would hold stop()
+    # forever: the lab needs a service that always ends on SIGTERM.
+    watchdog = threading.Timer(5.0, os._exit, (1,))
+    watchdog.daemon = True
+    watchdog.start()
     server.stop()
     server.wait()
     rpc.cleanup()

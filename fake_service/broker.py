@@ -23,12 +23,19 @@ from fake_service import procs
 from fake_service.errors import LabError
 
 HOST = "127.0.0.1"
+# Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the
+# rabbitmq user and /var/lib/rabbitmq: use the real scripts behind it.
+# FAKE_LAB_RABBITMQ_DIR names another directory (and only that one).
 SBIN_DIRS = ("/usr/lib/rabbitmq/bin",)
+DIR_ENV = "FAKE_LAB_RABBITMQ_DIR"
 READY_LINE = "Server startup complete"
 
 
 def find_binary(name, dirs=()):
     """Absolute path of ``name`` in ``dirs`` or on PATH, else None."""
+    if os.environ.get(DIR_ENV):
+        path = os.path.join(os.environ[DIR_ENV], name)
+        return path if os.access(path, os.X_OK) else None
     for d in dirs:
         path = os.path.join(d, name)
         if os.access(path, os.X_OK):
@@ -50,7 +57,8 @@ class PrivateBroker:
         self.password = secrets.token_urlsafe(18)
         self.server_bin = find_binary("rabbitmq-server", SBIN_DIRS)
         self.ctl_bin = find_binary("rabbitmqctl", SBIN_DIRS)
-        self.epmd_bin = find_binary("epmd", ("/usr/lib/erlang/bin",))
+        self.epmd_bin = (find_binary("epmd", ("/usr/lib/erlang/bin",))
+                         or shutil.which("epmd"))
         self.epmd = None
         self.node = None
         self.dist_port = self.epmd_port = None

@@ -111,10 +111,13 @@ def check_heartbeat_loss(run):
             " (%s threads)" % ", ".join(sorted({e.get("thread", "?") for e
                                                 in idle_checks}))
             if idle_checks else "" if observed else " (observation off)"))
-    listing = [r for r in records if r.get("f") == "connections-listed"]
-    for rec in listing:
-        names = [row["name"] for row in rec["value"].get("connections", [])]
-        alive = [c["name"] for c in conns if c["name"] in names]
+    listed_alive = None
+    for rec in [r for r in records if r.get("f") == "connections-listed"]:
+        # The listing names a connection by its peer address; the broker
+        # log gives each of the API's connections its peer address too.
+        ports = {str(row["peer_port"]) for row in rec["value"].get("connections", [])}
+        alive = [c for c in conns if c["peer"].rsplit(":", 1)[-1] in ports]
+        listed_alive = len(alive)
         cited.append("rabbitmqctl list_connections at %s: %d of the API "
                      "worker's %d connection(s) listed" % (
                          t(rec["time"]), len(alive), len(conns)))
@@ -150,6 +153,10 @@ def check_heartbeat_loss(run):
         return result(UNKNOWN, cited + [
             "no heartbeat check ran while idle and yet the broker kept the "
             "connections: the run cannot tell why"])
+    if listed_alive is not None and listed_alive < len(conns):
+        return result(UNKNOWN, cited + [
+            "the broker log shows no close, but the broker's own listing "
+            "lacks some of the API worker's connections"])
     if not second or not second["done"] or second["done"]["type"] != "ok":
         return result(UNKNOWN, cited + [
             "no missed heartbeats, but "

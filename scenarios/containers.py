@@ -20,7 +20,11 @@ REPO = os.path.dirname(ETC)
 
 
 def venv_binary(name):
-    """``name`` beside this Python (the lab's venv), else on PATH."""
+    """``name`` beside this Python (the lab's venv), else on PATH; the
+    environment variable FAKE_LAB_<NAME> (e.g. FAKE_LAB_UWSGI) overrides."""
+    override = os.environ.get("FAKE_LAB_" + name.upper().replace("-", "_"))
+    if override:
+        return override if os.access(override, os.X_OK) else None
     candidate = os.path.join(os.path.dirname(sys.executable), name)
     if os.access(candidate, os.X_OK):
         return candidate

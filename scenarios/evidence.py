@@ -29,7 +29,7 @@ _CLIENT_LINE = re.compile(
 # What the rabbit driver logs when a connection dies and comes back; the
 # heartbeat warning was spelled "heartbeart" before oslo.messaging 9.8.0.
 CLIENT_MARKERS = (
-    ("heartbeat-warning", re.compile(r"Unexpected error during heartbea?rt? "
+    ("heartbeat-warning", re.compile(r"Unexpected error during heartbear?t "
                                      r"thread processing")),
     ("recoverable-error", re.compile(r"A recoverable connection/channel error "
                                      r"occurred")),

@@ -14,7 +14,8 @@ import time
 
 from fake_service import broker as broker_mod
 from fake_service import monkey_patch, procs
-from scenarios import containers, settings as settings_mod
+from scenarios import containers
+from scenarios import settings as settings_mod
 
 READY_COMPUTE = re.compile(r"RPC server started")
 
@@ -99,16 +100,18 @@ class Lab:
     def stop(self):
         """Stop everything started, in parallel; returns the seconds it took."""
         started = time.monotonic()
+        # The services first (in parallel), then the broker: stopped the
+        # other way round, the services would log reconnect attempts.
         stoppers = []
         if self.container is not None:
             stoppers.append(self.container.stop)
         if self.compute is not None:
             stoppers.append(lambda: self.compute.stop(grace=10))
-        stoppers.append(self.broker.stop)
         threads = [threading.Thread(target=f) for f in stoppers]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         self.container = self.compute = None
+        self.broker.stop()
         return time.monotonic() - started

@@ -12,7 +12,8 @@ import traceback
 
 from fake_service import rpc
 from fake_service.errors import LabError
-from scenarios import catalogue, checkers, report, settings as settings_mod
+from scenarios import catalogue, checkers, report
+from scenarios import settings as settings_mod
 from scenarios.history import History
 from scenarios.lab import Lab
 from scenarios.rundir import RunDir

@@ -1,0 +1,61 @@
+import pytest
+
+from fake_service import errors
+from scenarios import cli
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_names_the_headline(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0 and "heartbeat-loss" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("run", "nope"), "unknown scenario 'nope'"),
+    (("run", "heartbeat-loss", "--heartbeat-timeout", "0"), "not a positive"),
+    (("run", "heartbeat-loss", "--heartbeat-timeout", "x"), "not a whole"),
+    (("run", "heartbeat-loss", "--executor", "gevent"), "invalid choice"),
+    (("run", "heartbeat-loss", "--api-port", "70000"), "not a TCP port"),
+    (("run", "heartbeat-loss", "--config-file", "/nonexistent.conf"),
+     "cannot read config file"),
+    (("check", "/nonexistent"), "not a run directory"),
+    (("frobnicate",), "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
+    argv = argv + (("--runs-dir", str(tmp_path)) if argv[0] == "run" else ())
+    code, out, err = run_cli(capsys, *argv)
+    assert code == errors.EXIT_USAGE
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_missing_rabbitmq_is_exit_3_and_leaves_a_result(capsys, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("FAKE_LAB_RABBITMQ_DIR", str(tmp_path))
+    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
+                             str(tmp_path / "runs"))
+    assert code == errors.EXIT_ENVIRONMENT
+    assert "rabbitmq-server, rabbitmqctl not found" in err
+    assert (tmp_path / "runs" / "latest" / "result.json").exists()
+
+
+def test_missing_uwsgi_is_exit_3(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_LAB_UWSGI", str(tmp_path / "uwsgi"))
+    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
+                             str(tmp_path / "runs"))
+    assert code == errors.EXIT_ENVIRONMENT
+    assert "uwsgi not found" in err
+
+
+@pytest.mark.parametrize("verdict, expect, code", [
+    ("reproduced", None, 0), ("reproduced", "reproduced", 0),
+    ("not-reproduced", "reproduced", 1), ("unknown", "reproduced", 4),
+])
+def test_exit_codes_follow_expect(verdict, expect, code):
+    assert cli._exit_code(verdict, expect) == code

@@ -1,0 +1,67 @@
+import os
+import socket
+import sys
+import time
+
+import pytest
+
+from fake_service import procs
+from fake_service.errors import LabError
+
+# A parent that starts a grandchild in a session of its own, as Erlang does
+# with erl_child_setup: the tree walk must find it through the parent.
+SCRIPT = """
+import os, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                 start_new_session=True)
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def test_kill_tree_stops_children_in_other_sessions(tmp_path):
+    d = procs.spawn("tree", [sys.executable, "-c", SCRIPT],
+                    str(tmp_path / "tree.log"))
+    procs.wait_until(lambda: "started" in open(d.log_path).read(), d,
+                     "started", 10)
+    time.sleep(0.2)
+    members = procs.tree(d.pid)
+    assert len(members) >= 2
+    d.stop(grace=5)
+    time.sleep(0.1)
+    assert not procs._still_alive(members)
+
+
+def test_kill_tree_uses_kill_after_the_grace(tmp_path):
+    d = procs.spawn("stubborn", [sys.executable, "-c",
+                                 "import signal, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                 "print('ready', flush=True)\n"
+                                 "time.sleep(60)"],
+                    str(tmp_path / "s.log"))
+    procs.wait_until(lambda: "ready" in open(d.log_path).read(), d, "ready", 10)
+    killed = d.stop(grace=0.5)
+    assert killed == [d.pid]
+    assert not d.alive()
+
+
+def test_wait_until_reports_a_dead_daemon_with_its_last_lines(tmp_path):
+    d = procs.spawn("dies", [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+                    str(tmp_path / "d.log"))
+    with pytest.raises(LabError, match=r"exited with code 3 .*boom"):
+        procs.wait_until(lambda: False, d, "ready", 10)
+
+
+def test_ensure_free_refuses_a_taken_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(LabError, match=f"127.0.0.1:{port} is not available"):
+            procs.ensure_free(port)
+
+
+def test_spawn_of_a_missing_binary_is_a_lab_error(tmp_path):
+    with pytest.raises(LabError, match="cannot start nothing"):
+        procs.spawn("nothing", [os.path.join(str(tmp_path), "nope")],
+                    str(tmp_path / "n.log"))
