@@ -144,7 +144,7 @@ class PrivateBroker:
         self.epmd = procs.spawn(
             "epmd", [self.epmd_bin, "-port", str(self.epmd_port),
                      "-address", HOST],
-            os.path.join(self.log_dir, "epmd.log"), env=env)
+            os.path.join(self.log_dir, "epmd.log"), env=env, cwd=self.workdir)
         procs.wait_until(lambda: procs.port_open(self.epmd_port), self.epmd,
                          "listening", 10)
         self.node = procs.spawn(

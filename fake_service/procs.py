@@ -124,6 +124,26 @@ def _still_alive(pids):
     return {pid for pid in pids if pid in table and table[pid][3] != "Z"}
 
 
+def processes_under(path):
+    """Live PIDs whose command line names ``path`` or whose working directory
+    is inside it: how a run's leftovers are found without matching names."""
+    path = os.path.abspath(path)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cmdline and (path in cmdline or cwd == path
+                        or cwd.startswith(path + os.sep)):
+            found.append((int(entry), cmdline.strip()))
+    return found
+
+
 def tail(path, lines=5):
     """The last ``lines`` lines of a text file, or [] if it cannot be read."""
     try:
