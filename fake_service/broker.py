@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from fake_service import procs
-from fake_service.errors import LabError
+from fake_service.errors import LabError, MissingComponent
 
 HOST = "127.0.0.1"
 # Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the
@@ -76,7 +76,7 @@ class PrivateBroker:
                                            ("rabbitmqctl", self.ctl_bin),
                                            ("epmd", self.epmd_bin)) if not path]
         if missing:
-            raise LabError(f"{', '.join(missing)} not found: install Debian's "
+            raise MissingComponent(f"{', '.join(missing)} not found: install Debian's "
                            "rabbitmq-server package (tools/setup.sh does)")
 
     def _env(self):
@@ -133,10 +133,9 @@ class PrivateBroker:
         self.check_installed()
         if self.port:
             procs.ensure_free(self.port, HOST, "the broker's AMQP port")
+            self.dist_port, self.epmd_port = procs.free_ports(2, HOST, {self.port})
         else:
-            self.port = procs.free_port(HOST)
-        self.dist_port = procs.free_port(HOST)
-        self.epmd_port = procs.free_port(HOST)
+            self.port, self.dist_port, self.epmd_port = procs.free_ports(3, HOST)
         self._write_files()
         env = self._env()
         # An epmd of our own: one Erlang would otherwise start on 4369 and
@@ -154,7 +153,10 @@ class PrivateBroker:
         return self
 
     def wait_ready(self, timeout=60):
-        procs.wait_until(self._ready, self.node, READY_LINE, timeout)
+        # Quote the node's own log when it has one: its stdout is a banner.
+        log = self.log_file if os.path.exists(self.log_file) else None
+        procs.wait_until(self._ready, self.node, READY_LINE, timeout,
+                         log_path=log)
 
     def _ready(self):
         try:

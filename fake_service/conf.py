@@ -27,6 +27,10 @@ lab_opts = [
                  help="Seconds an RPC server waits for the broker's port to "
                       "answer before it connects, so that it can be started "
                       "while the broker boots (0: connect at once)."),
+    cfg.FloatOpt("broker_timeout", default=60, min=1,
+                 help="Seconds the lab waits for its private broker to boot "
+                      "before it gives up, quoting the broker's last log "
+                      "lines."),
     cfg.BoolOpt("observe_heartbeats", default=True,
                 help="Log one line each time the rabbit driver's heartbeat "
                      "check runs for a connection, so that a run shows "

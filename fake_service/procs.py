@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from fake_service.errors import LabError
+from fake_service.errors import DaemonFailed, MissingComponent, PortTaken
 
 
 class Daemon:
@@ -49,8 +49,10 @@ def spawn(name, argv, log_path, env=None, cwd=None):
                 argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=env, cwd=cwd,
                 start_new_session=True, close_fds=True)
+        except FileNotFoundError:
+            raise MissingComponent(f"cannot start {name}: {argv[0]} not found")
         except OSError as exc:
-            raise LabError(f"cannot start {name} ({argv[0]}): {exc.strerror}")
+            raise DaemonFailed(f"cannot start {name} ({argv[0]}): {exc.strerror}")
     return Daemon(name, popen, log_path)
 
 
@@ -156,11 +158,36 @@ def tail(path, lines=5):
     return [line for line in data.splitlines() if line.strip()][-lines:]
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port that was free on ``host`` a moment ago."""
+def _kernel_port(host):
+    """An ephemeral port the kernel offers on ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def free_ports(count, host="127.0.0.1", avoid=()):
+    """``count`` distinct TCP ports, each bindable on ``host`` right now.
+
+    A port offered by the kernel is checked again before use: another
+    program may have taken it since; then another one is picked."""
+    ports = []
+    for _ in range(count * 20):
+        port = _kernel_port(host)
+        if port in ports or port in avoid:
+            continue
+        try:
+            ensure_free(port, host)
+        except PortTaken:
+            continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise PortTaken(f"cannot find {count} free ports on {host}")
+
+
+def free_port(host="127.0.0.1", avoid=()):
+    """A TCP port that is free on ``host`` now."""
+    return free_ports(1, host, avoid)[0]
 
 
 def ensure_free(port, host="127.0.0.1", what="port"):
@@ -169,7 +196,7 @@ def ensure_free(port, host="127.0.0.1", what="port"):
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise LabError(f"{what} {host}:{port} is not available: "
+            raise PortTaken(f"{what} {host}:{port} is not available: "
                            f"{exc.strerror}")
     return port
 
@@ -182,19 +209,22 @@ def port_open(port, host="127.0.0.1", timeout=0.2):
         return False
 
 
-def wait_until(check, daemon, what, timeout):
-    """Poll ``check()`` until true; LabError if ``daemon`` dies or time runs out."""
+def wait_until(check, daemon, what, timeout, log_path=None):
+    """Poll ``check()`` until true; DaemonFailed, quoting the last lines of
+    ``log_path`` (default: the daemon's output), if ``daemon`` dies or time
+    runs out."""
     deadline = time.monotonic() + timeout
     while True:
         if check():
             return
+        lines = (tail(log_path, 5) if log_path else []) or daemon.log_tail(5)
         if not daemon.alive():
-            last = " | ".join(daemon.log_tail(5)) or "no output"
-            raise LabError(f"{daemon.name} exited with code "
+            last = " | ".join(lines) or "no output"
+            raise DaemonFailed(f"{daemon.name} exited with code "
                            f"{daemon.popen.returncode} before {what}; "
                            f"its last log lines: {last}")
         if time.monotonic() > deadline:
-            last = " | ".join(daemon.log_tail(5)) or "no output"
-            raise LabError(f"{daemon.name} did not reach '{what}' within "
+            last = " | ".join(lines) or "no output"
+            raise DaemonFailed(f"{daemon.name} did not reach '{what}' within "
                            f"{timeout:.0f} s; its last log lines: {last}")
         time.sleep(0.05)

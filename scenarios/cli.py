@@ -15,8 +15,13 @@ import signal
 import sys
 import warnings
 
+# eventlet warns about its own deprecation on import; the lab knows.
+warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
+
 from fake_service import errors
 from fake_service.errors import LabError, UsageError
+from scenarios import catalogue, checkers, runner, settings, soak
+from scenarios.rundir import RunDir
 
 EPILOG = __doc__.split("\n\n", 1)[1]
 
@@ -44,8 +49,6 @@ def _port(text):
 
 
 def build_parser():
-    from scenarios import checkers, settings
-
     parser = _Parser(prog="fake-lab", description=(
         "Reproduce oslo.messaging heartbeat bugs of OpenStack API services "
         "against a private RabbitMQ node, and judge each run."),
@@ -59,7 +62,41 @@ def build_parser():
                          epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario")
-    axes = run.add_argument_group(
+    _add_run_options(run)
+    run.add_argument("--control", action="store_true",
+                     help="run the scenario's control instead (e.g. "
+                     "--executor threading) and expect its verdict")
+    run.add_argument("--expect", choices=checkers.VERDICTS,
+                     help="exit 1 when the verdict differs (4 if unknown)")
+    run.add_argument("--broker-port", type=_port, default=0,
+                     help="the private broker's AMQP port (default: a free one)")
+    run.add_argument("--api-port", type=_port, default=0,
+                     help="the fake nova-api's port (default: a free one)")
+
+    soak = sub.add_parser("soak", help="run a scenario N times and count "
+                          "verdicts and leftovers (processes, ports, epmd "
+                          "names, namespaces, temporary files)")
+    soak.add_argument("scenario")
+    soak.add_argument("-n", "--runs", type=_positive_int, default=10)
+    soak.add_argument("--chaos", action="store_true",
+                      help="interrupt each run at a random moment with "
+                      "SIGINT, SIGTERM or SIGKILL of the runner")
+    soak.add_argument("--seed", type=int, help="for --chaos: repeatable draws")
+    soak.add_argument("--expect", choices=checkers.VERDICTS,
+                      help="the verdict every completed run must give")
+    soak.add_argument("--control", action="store_true",
+                      help="soak the scenario's control")
+    _add_run_options(soak)
+
+    check = sub.add_parser("check", help="judge a run directory again, "
+                           "without running anything")
+    check.add_argument("run_dir")
+    check.add_argument("--expect", choices=checkers.VERDICTS)
+    return parser
+
+
+def _add_run_options(parser):
+    axes = parser.add_argument_group(
         "axes", "each sets an oslo.config option of the run, over the "
         "scenario's values and over --config-file")
     types = {"executor": dict(choices=("eventlet", "threading")),
@@ -68,27 +105,23 @@ def build_parser():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
                           help=f"{text} ([{group}] {option})",
                           **types.get(axis, dict(type=_positive_int)))
-    run.add_argument("--config-file", action="append", default=[],
-                     metavar="PATH", help="an oslo.config file for the "
-                     "services (may be repeated; later files win)")
-    run.add_argument("--control", action="store_true",
-                     help="run the scenario's control instead (e.g. "
-                     "--executor threading) and expect its verdict")
-    run.add_argument("--expect", choices=checkers.VERDICTS,
-                     help="exit 1 when the verdict differs (4 if unknown)")
-    run.add_argument("--runs-dir", default=os.environ.get(
+    parser.add_argument("--config-file", action="append", default=[],
+                        metavar="PATH", help="an oslo.config file for the "
+                        "services (may be repeated; later files win)")
+    parser.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"), help="where run directories go "
         "(default: ./runs, or $FAKE_LAB_RUNS_DIR)")
-    run.add_argument("--broker-port", type=_port, default=0,
-                     help="the private broker's AMQP port (default: a free one)")
-    run.add_argument("--api-port", type=_port, default=0,
-                     help="the fake nova-api's port (default: a free one)")
 
-    check = sub.add_parser("check", help="judge a run directory again, "
-                           "without running anything")
-    check.add_argument("run_dir")
-    check.add_argument("--expect", choices=checkers.VERDICTS)
-    return parser
+
+def _run_argv(args):
+    """The run options of ``args`` as a ``fake-lab run`` command line."""
+    argv = []
+    for axis in settings.AXES:
+        if getattr(args, axis) is not None:
+            argv += ["--" + axis.replace("_", "-"), str(getattr(args, axis))]
+    for path in args.config_file:
+        argv += ["--config-file", os.path.abspath(path)]
+    return argv
 
 
 def _print_result(result):
@@ -100,8 +133,6 @@ def _print_result(result):
 
 
 def _exit_code(verdict, expect):
-    from scenarios import checkers
-
     if expect is None or verdict == expect:
         return errors.EXIT_OK
     if verdict == checkers.UNKNOWN:
@@ -110,8 +141,6 @@ def _exit_code(verdict, expect):
 
 
 def _cmd_list(args):
-    from scenarios import catalogue
-
     for name in catalogue.names():
         scenario = catalogue.load(name)
         print(f"{name:24} {scenario['summary']}")
@@ -119,8 +148,6 @@ def _cmd_list(args):
 
 
 def _cmd_run(args):
-    from scenarios import catalogue, runner, settings
-
     scenario = catalogue.load(args.scenario)
     overrides = {axis: getattr(args, axis) for axis in settings.AXES}
     expect = args.expect
@@ -150,17 +177,34 @@ def _cmd_run(args):
     return _exit_code(result["verdict"], expect)
 
 
+def _cmd_soak(args):
+    scenario = catalogue.load(args.scenario)
+    run_argv = _run_argv(args)
+    expect = args.expect
+    if args.control:
+        if not scenario.get("control"):
+            raise UsageError(f"scenario {args.scenario} has no control")
+        run_argv.append("--control")
+        expect = expect or scenario["control"].get("expect")
+    summary = soak.soak(args.scenario, args.runs, run_argv,
+                        os.path.abspath(args.runs_dir), expect,
+                        chaos=args.chaos, seed=args.seed,
+                        say=lambda s: print(s, flush=True))
+    print(f"verdicts: {summary['verdicts']}"
+          + (f" ({summary['as_expected']}/{summary['completed']} completed "
+             f"runs {summary['expected']})" if summary["expected"] else ""))
+    print(f"leftovers: {summary['leftovers']}")
+    print(f"soak record: {summary['soak_dir']}/soak.json")
+    return errors.EXIT_OK if summary["ok"] else errors.EXIT_EXPECTATION
+
+
 def _cmd_check(args):
-    from scenarios import checkers
-    from scenarios.rundir import RunDir
 
     run = RunDir(args.run_dir)
     config = run.read_json("config.json")
     if config is None:
         raise UsageError(f"{args.run_dir} is not a run directory "
                          "(no readable config.json)")
-    from scenarios import catalogue
-
     scenario = catalogue.load(config["scenario"])
     result = checkers.CHECKERS[scenario["checker"]](run)
     _print_result(result)
@@ -168,11 +212,9 @@ def _cmd_check(args):
 
 
 def main(argv=None):
-    # eventlet warns about its own deprecation on import; the lab knows.
-    warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
     try:
         args = build_parser().parse_args(argv)
-        return {"list": _cmd_list, "run": _cmd_run,
+        return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
                 "check": _cmd_check}[args.command](args)
     except LabError as exc:
         message = str(exc)

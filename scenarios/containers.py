@@ -12,7 +12,7 @@ import sys
 import urllib.request
 
 from fake_service import procs
-from fake_service.errors import LabError
+from fake_service.errors import MissingComponent
 
 ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    "etc")
@@ -46,14 +46,15 @@ class UWSGI:
 
     name = "uwsgi"
 
-    def __init__(self, run, settings, env, port):
-        self.run, self.settings, self.env, self.port = run, settings, env, port
+    def __init__(self, run, settings):
+        self.run, self.settings = run, settings
+        self.env = self.port = None
         self.binary = venv_binary("uwsgi")
         self.daemon = None
 
     def check_installed(self):
         if not self.binary:
-            raise LabError("uwsgi not found in the lab's venv or on PATH: "
+            raise MissingComponent("uwsgi not found in the lab's venv or on PATH: "
                            "run tools/setup.sh (pip install uwsgi)")
 
     def write_ini(self):
@@ -76,7 +77,9 @@ class UWSGI:
             ini.write(f)
         return path
 
-    def start(self):
+    def start(self, env, port):
+        """Start serving on 127.0.0.1:``port`` with ``env``."""
+        self.env, self.port = env, port
         self.check_installed()
         ini = self.write_ini()
         self.daemon = procs.spawn("uwsgi", [self.binary, "--ini", ini],

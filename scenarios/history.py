@@ -13,6 +13,8 @@ import json
 import os
 import time
 
+from fake_service.errors import StorageError
+
 INVOKE, OK, FAIL, INFO, EVENT = "invoke", "ok", "fail", "info", "event"
 
 
@@ -21,14 +23,21 @@ class History:
         self.path = path
         self.started = started if started is not None else time.time()
         self._ids = itertools.count(1)
-        self._file = open(path, "a", buffering=1)
+        try:
+            self._file = open(path, "a", buffering=1)
+        except OSError as exc:
+            raise StorageError(f"cannot write the history {path}: {exc.strerror}")
 
     def _write(self, record):
         now = time.time()
         line = {"time": round(now, 6), "t": round(now - self.started, 6)}
         line.update(record)
-        self._file.write(json.dumps(line, sort_keys=True) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(line, sort_keys=True) + "\n")
+            self._file.flush()
+        except OSError as exc:  # disk full, most likely
+            raise StorageError(f"cannot write the history {self.path}: "
+                               f"{exc.strerror}")
         return line
 
     def event(self, name, **value):
@@ -48,7 +57,10 @@ class History:
 
     def close(self):
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # already reported by the write that failed
+                pass
 
 
 def read(path):

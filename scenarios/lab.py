@@ -49,15 +49,20 @@ class Lab:
         started = time.monotonic()
         self.broker.check_installed()
         container_cls = containers.CONTAINERS[self.settings.get("lab", "container")]
+        self.container = container_cls(self.run, self.settings)
+        self.container.check_installed()
         if self.api_port:
             procs.ensure_free(self.api_port, what="the API port")
-        else:
-            self.api_port = procs.free_port()
-        self.container = container_cls(self.run, self.settings, None,
-                                       self.api_port)
-        self.container.check_installed()
 
         self.broker.launch()
+        if not self.api_port:
+            self.api_port = procs.free_port(avoid={
+                self.broker.port, self.broker.dist_port, self.broker.epmd_port})
+        # Recorded at once, so that the soak tool can check these ports are
+        # free again after the run, however it ended.
+        self.run.write_json("ports.json", {
+            "amqp": self.broker.port, "distribution": self.broker.dist_port,
+            "epmd": self.broker.epmd_port, "api": self.api_port})
         # What the lab owns goes last, so no other file can override it.
         self.lab_conf = settings_mod.write_ini(
             self.run.file("etc", "30-lab.conf"),
@@ -76,10 +81,9 @@ class Lab:
         api_env = dict(env)
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
             self._service_files("fake-nova-api"))
-        self.container.env = api_env
-        self.container.start()
+        self.container.start(api_env, self.api_port)
 
-        self.broker.wait_ready()
+        self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
         self.timings["broker_boot"] = time.monotonic() - started
         procs.wait_until(self._compute_ready, self.compute,
                          "its RPC server started", 60)

@@ -2,6 +2,8 @@
 
 import os
 
+from fake_service.errors import StorageError
+
 
 def render(run, result):
     config = run.read_json("config.json") or {}
@@ -36,5 +38,8 @@ def render(run, result):
 
 
 def write(run, result):
-    with open(run.file("report.md"), "w") as f:
-        f.write(render(run, result))
+    try:
+        with open(run.file("report.md"), "w") as f:
+            f.write(render(run, result))
+    except OSError as exc:
+        raise StorageError(f"cannot write {run.file('report.md')}: {exc.strerror}")

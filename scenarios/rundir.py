@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from fake_service.errors import LabError
+from fake_service.errors import StorageError
 
 
 class RunDir:
@@ -36,13 +36,13 @@ class RunDir:
                 except FileExistsError:
                     continue
             else:
-                raise LabError(f"cannot find a free run directory in {runs_dir}")
+                raise StorageError(f"cannot find a free run directory in {runs_dir}")
             run = cls(path)
             os.makedirs(run.logs, exist_ok=True)
             os.makedirs(run.etc, exist_ok=True)
             run._link_latest(runs_dir)
         except OSError as exc:
-            raise LabError(f"cannot create a run directory in {runs_dir}: "
+            raise StorageError(f"cannot create a run directory in {runs_dir}: "
                            f"{exc.strerror}")
         return run
 
@@ -77,11 +77,14 @@ class RunDir:
     def write_json(self, name, data, mode=0o644):
         path = self.file(name)
         tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror}")
         return path
 
     def read_json(self, name):

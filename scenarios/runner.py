@@ -10,7 +10,7 @@ import signal
 import time
 import traceback
 
-from fake_service import rpc
+from fake_service import reaper, rpc
 from fake_service.errors import LabError
 from scenarios import catalogue, checkers, report
 from scenarios import settings as settings_mod
@@ -66,18 +66,22 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
         api_port=0, say=print):
     """Run scenario ``name``; returns (result dict, RunDir)."""
     scenario = catalogue.load(name)
+    for old, pids in reaper.sweep_abandoned(runs_dir):
+        say(f"stopped {len(pids)} process(es) left by the killed run {old}")
     rundir = RunDir.create(runs_dir, name)
+    reaper.mark_runner(rundir.path)
+    watchdog = reaper.spawn(rundir.path)
     phases = Phases(say)
     say(f"{name}: {scenario['summary']}")
     say(f"run directory: {rundir.path}")
-    history = History(rundir.history)
     result = {"scenario": name, "verdict": checkers.UNKNOWN, "evidence": [],
               "reason": None, "timings": phases.timings,
               "run_dir": rundir.path}
-    lab = None
+    lab = history = None
     failure = None
     try:
         try:
+            history = History(rundir.history)
             with phases("configure"):
                 settings = settings_mod.resolve(scenario, user_files,
                                                 overrides or {}, rundir.etc)
@@ -101,7 +105,7 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
                                 f"the {phases.current} phase")
         except LabError as exc:
             failure = exc
-            result["reason"] = f"{exc} (during the {phases.current} phase)"
+            result["reason"] = f"{exc} (during the {phases.current or 'configure'} phase)"
         except Exception as exc:  # a bug of the lab: keep its traceback
             failure = exc
             result["reason"] = (f"lab crashed during the {phases.current} "
@@ -114,16 +118,23 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
                 if lab is not None:
                     with phases("cleanup"):
                         lab.stop()
-                history.event("stopped", reason=result["reason"])
-                history.close()
+                if history is not None:
+                    try:
+                        history.event("stopped", reason=result["reason"])
+                    except LabError:
+                        pass  # the failure that matters is already recorded
+                    history.close()
         if failure is None:
             with phases("judging"):
                 judged = checkers.CHECKERS[scenario["checker"]](rundir)
             result.update(judged)
     finally:
         phases.total()
-        rundir.write_json("result.json", result)
-        report.write(rundir, result)
+        try:
+            rundir.write_json("result.json", result)
+            report.write(rundir, result)
+        finally:
+            reaper.release(watchdog)
     if failure is not None:
         raise failure
     return result, rundir

@@ -33,6 +33,8 @@ AXES = {
                        "heartbeat checks per timeout"),
     "rpc_response_timeout": ("DEFAULT", "rpc_response_timeout",
                              "seconds an RPC call waits for its reply"),
+    "broker_timeout": ("lab", "broker_timeout",
+                       "seconds to wait for the private broker to boot"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
 }

@@ -69,7 +69,7 @@ class Lab:
 
     def leftovers(self):
         # Give re-parented stragglers a moment to go before judging.
-        for _ in range(20):
+        for _ in range(100):
             left = procs.processes_under(self.latest)
             if not left:
                 return []

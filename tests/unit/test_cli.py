@@ -40,7 +40,7 @@ def test_missing_rabbitmq_is_exit_3_and_leaves_a_result(capsys, tmp_path,
     monkeypatch.setenv("FAKE_LAB_RABBITMQ_DIR", str(tmp_path))
     code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
                              str(tmp_path / "runs"))
-    assert code == errors.EXIT_ENVIRONMENT
+    assert code == errors.EXIT_MISSING
     assert "rabbitmq-server, rabbitmqctl not found" in err
     assert (tmp_path / "runs" / "latest" / "result.json").exists()
 
@@ -49,7 +49,7 @@ def test_missing_uwsgi_is_exit_3(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_LAB_UWSGI", str(tmp_path / "uwsgi"))
     code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
                              str(tmp_path / "runs"))
-    assert code == errors.EXIT_ENVIRONMENT
+    assert code == errors.EXIT_MISSING
     assert "uwsgi not found" in err
 
 

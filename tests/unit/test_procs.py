@@ -65,3 +65,17 @@ def test_spawn_of_a_missing_binary_is_a_lab_error(tmp_path):
     with pytest.raises(LabError, match="cannot start nothing"):
         procs.spawn("nothing", [os.path.join(str(tmp_path), "nope")],
                     str(tmp_path / "n.log"))
+
+
+def test_free_ports_are_distinct_and_skip_a_taken_one(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        offers = iter([taken, taken])
+        real = procs._kernel_port
+        monkeypatch.setattr(procs, "_kernel_port",
+                            lambda host: next(offers, None) or real(host))
+        ports = procs.free_ports(3)
+    assert taken not in ports
+    assert len(set(ports)) == 3
