@@ -95,6 +95,9 @@ class PrivateBroker:
             "RABBITMQ_MNESIA_BASE": os.path.join(w, "mnesia"),
             "RABBITMQ_LOG_BASE": self.log_dir,
             "RABBITMQ_PID_FILE": os.path.join(w, "rabbitmq.pid"),
+            # Without this the distribution port listens on every interface.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                "-kernel inet_dist_use_interface {127,0,0,1}",
             "ERL_EPMD_PORT": str(self.epmd_port),
             "ERL_EPMD_ADDRESS": HOST,
         })

@@ -102,3 +102,11 @@ def test_without_observation_the_broker_alone_decides(tmp_path):
 def test_the_same_run_judged_twice_gives_the_same_result(tmp_path, builder):
     run = builder(tmp_path).write()
     assert check(run) == check(run)
+
+
+def test_history_on_a_full_disk_raises_storage_error():
+    from fake_service.errors import StorageError
+    from scenarios.history import History
+
+    with pytest.raises(StorageError, match="No space left on device"):
+        History("/dev/full").event("x")

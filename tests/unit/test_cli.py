@@ -59,3 +59,25 @@ def test_missing_uwsgi_is_exit_3(capsys, tmp_path, monkeypatch):
 ])
 def test_exit_codes_follow_expect(verdict, expect, code):
     assert cli._exit_code(verdict, expect) == code
+
+
+def test_runs_dir_that_cannot_be_written_is_exit_7(capsys):
+    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
+                             "/proc/fake-lab-runs")
+    assert code == errors.EXIT_STORAGE
+    assert "cannot create a run directory in /proc/fake-lab-runs" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_disk_full_while_writing_the_history_is_exit_7(capsys, tmp_path,
+                                                       monkeypatch):
+    from scenarios.rundir import RunDir
+
+    monkeypatch.setattr(RunDir, "history", property(lambda self: "/dev/full"))
+    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
+                             str(tmp_path))
+    assert code == errors.EXIT_STORAGE
+    assert "cannot write the history /dev/full" in err
+    assert len(err.strip().splitlines()) == 1
+    result = (tmp_path / "latest" / "result.json").read_text()
+    assert "No space left on device" in result
