@@ -12,12 +12,16 @@ Lifecycle: ``start()`` (ready when the node logs "Server startup complete"
 and its AMQP port answers), ``url``, ``rabbitmqctl(...)``, ``stop()``.
 """
 
+import base64
+import hashlib
+import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 
 from fake_service import procs
 from fake_service.errors import LabError, MissingComponent
@@ -46,11 +50,12 @@ def find_binary(name, dirs=()):
 class PrivateBroker:
     """One RabbitMQ node under ``workdir``; see the module docstring."""
 
-    def __init__(self, workdir, log_dir=None, port=0, heartbeat=60):
+    def __init__(self, workdir, log_dir=None, port=0, heartbeat=60, vhosts=()):
         self.workdir = os.path.abspath(workdir)
         self.log_dir = os.path.abspath(log_dir or os.path.join(workdir, "log"))
         self.port = port
         self.heartbeat = heartbeat
+        self.vhosts = list(vhosts)
         token = secrets.token_hex(4)
         self.nodename = f"fake-lab-{token}@localhost"
         self.user = f"lab-{token}"
@@ -66,6 +71,12 @@ class PrivateBroker:
     @property
     def url(self):
         return f"rabbit://{self.user}:{self.password}@{HOST}:{self.port}/"
+
+    def url_for(self, vhost):
+        """The transport URL of one of the node's vhosts."""
+        if vhost in (None, "/"):
+            return self.url
+        return self.url + urllib.parse.quote(vhost, safe="")
 
     @property
     def log_file(self):
@@ -117,12 +128,34 @@ class PrivateBroker:
                     f"default_pass = {self.password}\n"
                     "default_vhost = /\n"
                     f"heartbeat = {self.heartbeat}\n"
-                    "log.file = broker.log\n"
+                    + (f"load_definitions = {self._write_definitions()}\n"
+                       if self.vhosts else "")
+                    + "log.file = broker.log\n"
                     "log.file.level = info\n"
                     "log.console = false\n")
         with open(os.path.join(w, "enabled_plugins"), "w") as f:
             f.write("[].\n")
         open(os.path.join(w, "rabbitmq-env.conf"), "w").close()
+
+    def _write_definitions(self):
+        """Vhosts (one per matrix cell) created at boot, with no rabbitmqctl
+        round trip; the user comes with its salted SHA-256 hash."""
+        salt = secrets.token_bytes(4)
+        digest = hashlib.sha256(salt + self.password.encode()).digest()
+        vhosts = ["/"] + self.vhosts
+        definitions = {
+            "users": [{"name": self.user,
+                       "password_hash": base64.b64encode(salt + digest).decode(),
+                       "hashing_algorithm": "rabbit_password_hashing_sha256",
+                       "tags": ["administrator"]}],
+            "vhosts": [{"name": v} for v in vhosts],
+            "permissions": [{"user": self.user, "vhost": v, "configure": ".*",
+                             "write": ".*", "read": ".*"} for v in vhosts]}
+        path = os.path.join(self.workdir, "definitions.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(definitions, f)
+        return path
 
     def start(self, timeout=60):
         """Boot the node; LabError with the node's last log lines on failure."""

@@ -15,8 +15,11 @@ lab_opts = [
                     "monkey-patches the API and the services and gives the "
                     "RPC servers the eventlet executor; 'threading' patches "
                     "nothing and uses native threads."),
-    cfg.StrOpt("container", default="uwsgi", choices=("uwsgi",),
-               help="The WSGI container that serves the fake nova-api."),
+    cfg.StrOpt("container", default="uwsgi",
+               choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"),
+               help="The WSGI container that serves the fake nova-api: "
+                    "uWSGI, Apache httpd with mod_wsgi (daemon mode), or the "
+                    "standalone server (eventlet.wsgi when patched)."),
     cfg.StrOpt("log_file",
                help="Where a fake service writes its log; standard error "
                     "when unset."),

@@ -100,7 +100,7 @@ def _add_run_options(parser):
         "axes", "each sets an oslo.config option of the run, over the "
         "scenario's values and over --config-file")
     types = {"executor": dict(choices=("eventlet", "threading")),
-             "container": dict(choices=("uwsgi",))}
+             "container": dict(choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
                           help=f"{text} ([{group}] {option})",

@@ -7,12 +7,13 @@ the container was started with.
 
 import configparser
 import os
+import pwd
 import shutil
-import sys
 import urllib.request
 
 from fake_service import procs
 from fake_service.errors import MissingComponent
+from scenarios import pyenvs
 
 ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    "etc")
@@ -20,15 +21,11 @@ REPO = os.path.dirname(ETC)
 
 
 def venv_binary(name):
-    """``name`` beside this Python (the lab's venv), else on PATH; the
-    environment variable FAKE_LAB_<NAME> (e.g. FAKE_LAB_UWSGI) overrides."""
-    override = os.environ.get("FAKE_LAB_" + name.upper().replace("-", "_"))
-    if override:
-        return override if os.access(override, os.X_OK) else None
-    candidate = os.path.join(os.path.dirname(sys.executable), name)
-    if os.access(candidate, os.X_OK):
-        return candidate
-    return shutil.which(name)
+    """``name`` in the lab's venv, else on PATH; FAKE_LAB_<NAME> (e.g.
+    FAKE_LAB_UWSGI) overrides."""
+    return pyenvs.LAB.binary(name) or (
+        None if os.environ.get("FAKE_LAB_" + name.upper().replace("-", "_"))
+        else shutil.which(name))
 
 
 def wait_http(url, daemon, timeout):
@@ -46,16 +43,16 @@ class UWSGI:
 
     name = "uwsgi"
 
-    def __init__(self, run, settings):
-        self.run, self.settings = run, settings
+    def __init__(self, run, settings, pyenv=pyenvs.LAB):
+        self.run, self.settings, self.pyenv = run, settings, pyenv
         self.env = self.port = None
-        self.binary = venv_binary("uwsgi")
+        self.binary = pyenv.binary("uwsgi") if not pyenv.is_lab else venv_binary("uwsgi")
         self.daemon = None
 
     def check_installed(self):
         if not self.binary:
-            raise MissingComponent("uwsgi not found in the lab's venv or on PATH: "
-                           "run tools/setup.sh (pip install uwsgi)")
+            raise MissingComponent(f"uwsgi not found in {self.pyenv.prefix} or on "
+                                   "PATH: run tools/setup.sh (pip install uwsgi)")
 
     def write_ini(self):
         ini = configparser.ConfigParser(interpolation=None)
@@ -69,7 +66,8 @@ class UWSGI:
         section["lazy-apps"] = "true" if u["lazy_apps"] else "false"
         # Absolute paths: uWSGI resolves a relative home after chdir.
         section["chdir"] = REPO
-        section["home"] = sys.prefix
+        section["home"] = self.pyenv.prefix
+        section["pythonpath"] = REPO
         section["http-socket"] = f"127.0.0.1:{self.port}"
         section["pidfile"] = self.run.file("uwsgi.pid")
         path = self.run.file("etc", "uwsgi.ini")
@@ -103,4 +101,92 @@ class UWSGI:
             self.daemon = None
 
 
-CONTAINERS = {"uwsgi": UWSGI}
+class Standalone:
+    """``fake-nova-api``: eventlet.wsgi when patched, threaded wsgiref else."""
+
+    name = "eventlet-wsgi"
+
+    def __init__(self, run, settings, pyenv=pyenvs.LAB):
+        self.run, self.settings, self.pyenv = run, settings, pyenv
+        self.env = self.port = self.daemon = None
+
+    def check_installed(self):
+        pass  # only Python, which is there
+
+    def start(self, env, port):
+        self.env, self.port = env, port
+        self.daemon = procs.spawn(
+            "fake-nova-api", [self.pyenv.python, "-m", "fake_nova_api.server",
+                              "--port", str(port)],
+            self.run.log("fake-nova-api.out"), env=env, cwd=REPO)
+        return self.daemon
+
+    def wait_ready(self, timeout=60):
+        wait_http(f"http://127.0.0.1:{self.port}/", self.daemon, timeout)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.daemon is not None:
+            self.daemon.stop(grace=10)
+            self.daemon = None
+
+
+class ModWSGI(Standalone):
+    """Apache httpd with mod_wsgi in daemon mode, through mod_wsgi-express
+    and the three-line etc/fake-nova-api.wsgi, with the processes and threads
+    of [uwsgi] (nova's puppet module uses one thread per process)."""
+
+    name = "mod_wsgi"
+    USER = "www-data"  # Apache refuses to run its children as root
+
+    def __init__(self, run, settings, pyenv=pyenvs.LAB):
+        super().__init__(run, settings, pyenv)
+        self.binary = pyenv.binary("mod_wsgi-express")
+
+    def check_installed(self):
+        if not self.binary:
+            raise MissingComponent(
+                f"mod_wsgi-express not found in {self.pyenv.prefix}: run "
+                "tools/setup.sh (apt-get install apache2 apache2-dev; pip "
+                "install mod_wsgi)")
+        try:
+            pwd.getpwnam(self.USER)
+        except KeyError:
+            raise MissingComponent(f"user {self.USER} not found: install apache2")
+
+    def _share_with_apache(self, files):
+        """The daemon processes run as www-data: give it the run's config
+        files (they stay mode 0600) and its own log file."""
+        user = pwd.getpwnam(self.USER)
+        for path in files:
+            if not os.path.exists(path):
+                open(path, "a").close()
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def start(self, env, port):
+        self.env, self.port = env, port
+        self.check_installed()
+        u = self.settings.values["uwsgi"]
+        files = [f for f in env.get("FAKE_LAB_CONFIG_FILES", "").split(",") if f]
+        self._share_with_apache(files + [self.run.log("fake-nova-api")])
+        argv = [self.binary, "start-server", os.path.join(ETC, "fake-nova-api.wsgi"),
+                "--host", "127.0.0.1", "--port", str(port),
+                "--processes", str(u["processes"]),
+                "--threads", str(u["threads"]),
+                "--user", self.USER, "--group", self.USER,
+                "--locale", "C.UTF-8",
+                "--server-root", self.run.file("apache"),
+                "--log-directory", self.run.logs,
+                "--error-log-name", "apache-error.log",
+                "--python-path", REPO,
+                "--startup-timeout", "15"]
+        self.daemon = procs.spawn("mod_wsgi-express", argv,
+                                  self.run.log("mod_wsgi-express"), env=env,
+                                  cwd=REPO)
+        return self.daemon
+
+
+CONTAINERS = {"uwsgi": UWSGI, "mod_wsgi": ModWSGI, "eventlet-wsgi": Standalone}

@@ -112,7 +112,14 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                 except subprocess.TimeoutExpired:
                     proc.send_signal(sig)
                     sent = f"{sig.name} at {delay:.1f} s"
-            code = proc.wait(timeout=600)
+            try:
+                code = proc.wait(timeout=600)
+            except KeyboardInterrupt:
+                # The run is in a session of its own: pass the Ctrl-C on and
+                # let it clean up before the soak stops.
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=120)
+                raise
         run_dir = _new_run_dir(runs_dir, before)
         # Leftovers first: after a SIGKILL the reaper writes result.json
         # once it has stopped the run's processes.
