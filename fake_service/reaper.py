@@ -17,6 +17,7 @@ directory (``procs.processes_under``), never by name.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,6 +73,19 @@ def stop_processes_under(path, grace=5.0):
     return sorted(pids)
 
 
+def remove_tmpdirs(run_dir):
+    """Remove the temporary directories a run listed in tmpdirs.txt (short
+    socket paths that cannot live in the run directory itself)."""
+    try:
+        with open(os.path.join(run_dir, "tmpdirs.txt")) as f:
+            paths = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return
+    for path in paths:
+        if os.path.basename(path).startswith("fake-lab-"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def sweep_abandoned(runs_dir):
     """Stop the processes of runs whose runner died: [(run dir, pids)]."""
     cleaned = []
@@ -87,6 +101,7 @@ def sweep_abandoned(runs_dir):
             continue
         if procs.processes_under(run_dir):
             cleaned.append((run_dir, stop_processes_under(run_dir)))
+            remove_tmpdirs(run_dir)
     return cleaned
 
 
@@ -115,6 +130,7 @@ def main(argv=None):
     sys.stdin.buffer.read()  # returns when the runner's end closes
     # A short grace: with the runner gone, a quick end beats a tidy one.
     stopped = stop_processes_under(run_dir, grace=2.0)
+    remove_tmpdirs(run_dir)
     result = os.path.join(run_dir, "result.json")
     if stopped or not os.path.exists(result):
         note = (f"the runner ended without cleaning up; the reaper stopped "

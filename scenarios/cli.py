@@ -21,6 +21,7 @@ warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 from fake_service import errors
 from fake_service.errors import LabError, UsageError
 from scenarios import catalogue, checkers, runner, settings, soak
+from scenarios import matrix as matrix_mod
 from scenarios.rundir import RunDir
 
 EPILOG = __doc__.split("\n\n", 1)[1]
@@ -88,6 +89,22 @@ def build_parser():
                       help="soak the scenario's control")
     _add_run_options(soak)
 
+    matrix = sub.add_parser(
+        "matrix", help="run a scenario over a grid of axes (every cell a real "
+        "run) and compare each cell with the expectations catalogue",
+        description=matrix_mod.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    matrix.add_argument("scenario", nargs="?", default="heartbeat-loss")
+    matrix.add_argument("--axis", action="append", default=[],
+                        metavar="NAME=V1,V2", help="an axis and its values "
+                        "(repeatable); without any, the default grid: "
+                        "container x executor x release (installed, 17) x "
+                        "heartbeat_in_pthread")
+    matrix.add_argument("--jobs", type=_positive_int,
+                        help="cells at a time (default: the cores)")
+    matrix.add_argument("--runs-dir", default=os.environ.get(
+        "FAKE_LAB_RUNS_DIR", "runs"))
+
     check = sub.add_parser("check", help="judge a run directory again, "
                            "without running anything")
     check.add_argument("run_dir")
@@ -99,7 +116,10 @@ def _add_run_options(parser):
     axes = parser.add_argument_group(
         "axes", "each sets an oslo.config option of the run, over the "
         "scenario's values and over --config-file")
+    boolean = dict(choices=("true", "false"))
     types = {"executor": dict(choices=("eventlet", "threading")),
+             "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
+             "uwsgi_lazy_apps": boolean,
              "container": dict(choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
@@ -198,6 +218,26 @@ def _cmd_soak(args):
     return errors.EXIT_OK if summary["ok"] else errors.EXIT_EXPECTATION
 
 
+def _cmd_matrix(args):
+    axes = matrix_mod.parse_axes(args.axis)
+    grid = matrix_mod.Matrix(args.scenario, axes, args.runs_dir, args.jobs,
+                             say=lambda s: print(s, flush=True))
+
+    def _terminate(signum, frame):
+        raise runner.Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary, mdir = grid.run()
+    except (KeyboardInterrupt, runner.Interrupted):
+        print("fake-lab: interrupted; everything the matrix started was stopped",
+              file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    matrix_mod.print_summary(summary)
+    print(f"table: {mdir.file('matrix.md')}")
+    return errors.EXIT_EXPECTATION if summary["disagreements"] else errors.EXIT_OK
+
+
 def _cmd_check(args):
 
     run = RunDir(args.run_dir)
@@ -215,6 +255,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
+                "matrix": _cmd_matrix,
                 "check": _cmd_check}[args.command](args)
     except LabError as exc:
         message = str(exc)

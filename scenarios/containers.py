@@ -9,6 +9,7 @@ import configparser
 import os
 import pwd
 import shutil
+import tempfile
 import urllib.request
 
 from fake_service import procs
@@ -166,6 +167,24 @@ class ModWSGI(Standalone):
                 open(path, "a").close()
             os.chown(path, user.pw_uid, user.pw_gid)
 
+    def _socket_dir(self):
+        """A short directory for mod_wsgi's UNIX sockets: under a run
+        directory their paths pass the 108-byte limit and get cut. It is
+        listed in the run's tmpdirs.txt, so that the reaper removes it even
+        if the runner is killed."""
+        path = tempfile.mkdtemp(prefix="fake-lab-wsgi-")
+        os.chmod(path, 0o755)  # Apache's children (www-data) connect there
+        with open(self.run.file("tmpdirs.txt"), "a") as f:
+            f.write(path + "\n")
+        self._tmp = path
+        return path
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "_tmp", None):
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
     def start(self, env, port):
         self.env, self.port = env, port
         self.check_installed()
@@ -182,6 +201,7 @@ class ModWSGI(Standalone):
                 "--log-directory", self.run.logs,
                 "--error-log-name", "apache-error.log",
                 "--python-path", REPO,
+                "--socket-prefix", self._socket_dir(),
                 "--startup-timeout", "15"]
         self.daemon = procs.spawn("mod_wsgi-express", argv,
                                   self.run.log("mod_wsgi-express"), env=env,

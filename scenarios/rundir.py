@@ -46,6 +46,17 @@ class RunDir:
                            f"{exc.strerror}")
         return run
 
+    @classmethod
+    def create_in(cls, parent, name):
+        """A run directory with a fixed name (a matrix cell)."""
+        run = cls(os.path.join(parent, name))
+        try:
+            os.makedirs(run.logs, exist_ok=True)
+            os.makedirs(run.etc, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {run.path}: {exc.strerror}")
+        return run
+
     def _link_latest(self, runs_dir):
         link = os.path.join(runs_dir, "latest")
         tmp = link + f".{os.getpid()}"

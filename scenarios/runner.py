@@ -2,11 +2,14 @@
 everything, judge, and leave a complete run directory behind.
 
 result.json is written whatever happens: a crash or an interruption gives
-verdict ``unknown`` with the reason and the phase it happened in.
+verdict ``unknown`` with the reason and the phase it happened in. ``run``
+is one command's run (its own broker and reaper); ``play`` is what a run and
+a matrix cell share.
 """
 
 import contextlib
 import signal
+import threading
 import time
 import traceback
 
@@ -27,8 +30,11 @@ class Interrupted(BaseException):
 
 
 @contextlib.contextmanager
-def _signals_deferred():
+def signals_deferred():
     """Let cleanup finish even if the user presses Ctrl-C again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
     old = {s: signal.signal(s, signal.SIG_IGN)
            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -71,11 +77,24 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
     rundir = RunDir.create(runs_dir, name)
     reaper.mark_runner(rundir.path)
     watchdog = reaper.spawn(rundir.path)
-    phases = Phases(say)
     say(f"{name}: {scenario['summary']}")
     say(f"run directory: {rundir.path}")
-    result = {"scenario": name, "verdict": checkers.UNKNOWN, "evidence": [],
-              "reason": None, "timings": phases.timings,
+    try:
+        result = play(rundir, scenario, overrides, user_files,
+                      lambda settings: Lab(rundir, settings, broker_port, api_port),
+                      say)
+    finally:
+        reaper.release(watchdog)
+    return result, rundir
+
+
+def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
+    """Configure, start ``make_lab(settings)``, play, stop, judge; returns
+    the result dict (also in result.json), or raises what stopped the run
+    once result.json says so. ``extra`` goes into config.json."""
+    phases = Phases(say)
+    result = {"scenario": scenario["name"], "verdict": checkers.UNKNOWN,
+              "evidence": [], "reason": None, "timings": phases.timings,
               "run_dir": rundir.path}
     lab = history = None
     failure = None
@@ -86,12 +105,13 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
                 settings = settings_mod.resolve(scenario, user_files,
                                                 overrides or {}, rundir.etc)
                 rundir.write_json("config.json", {
-                    "scenario": name, "bugs": scenario.get("bugs", []),
-                    "options": settings.values,
-                    "files": settings.files,
-                    "versions": {d: rpc.version_of(d) for d in VERSIONS}})
+                    "scenario": scenario["name"],
+                    "bugs": scenario.get("bugs", []),
+                    "options": settings.values, "files": settings.files,
+                    "versions": {d: rpc.version_of(d) for d in VERSIONS},
+                    **(extra or {})})
                 history.event("configured", options=settings.values)
-            lab = Lab(rundir, settings, broker_port, api_port)
+            lab = make_lab(settings)
             with phases("start"):
                 lab.start()
             phases.timings.update({k: round(v, 3) for k, v in lab.timings.items()})
@@ -105,7 +125,8 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
                                 f"the {phases.current} phase")
         except LabError as exc:
             failure = exc
-            result["reason"] = f"{exc} (during the {phases.current or 'configure'} phase)"
+            result["reason"] = (f"{exc} (during the {phases.current or 'configure'}"
+                                " phase)")
         except Exception as exc:  # a bug of the lab: keep its traceback
             failure = exc
             result["reason"] = (f"lab crashed during the {phases.current} "
@@ -114,7 +135,7 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
             with open(rundir.file("traceback.txt"), "w") as f:
                 traceback.print_exc(file=f)
         finally:
-            with _signals_deferred():
+            with signals_deferred():
                 if lab is not None:
                     with phases("cleanup"):
                         lab.stop()
@@ -130,11 +151,8 @@ def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
             result.update(judged)
     finally:
         phases.total()
-        try:
-            rundir.write_json("result.json", result)
-            report.write(rundir, result)
-        finally:
-            reaper.release(watchdog)
+        rundir.write_json("result.json", result)
+        report.write(rundir, result)
     if failure is not None:
         raise failure
-    return result, rundir
+    return result

@@ -31,12 +31,17 @@ AXES = {
                           "connection"),
     "heartbeat_rate": ("oslo_messaging_rabbit", "heartbeat_rate",
                        "heartbeat checks per timeout"),
+    "heartbeat_in_pthread": ("oslo_messaging_rabbit", "heartbeat_in_pthread",
+                             "true or false: the heartbeat in a native thread "
+                             "(oslo.messaging 10.1 to 17.x only)"),
     "rpc_response_timeout": ("DEFAULT", "rpc_response_timeout",
                              "seconds an RPC call waits for its reply"),
     "broker_timeout": ("lab", "broker_timeout",
                        "seconds to wait for the private broker to boot"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
+    "uwsgi_enable_threads": ("uwsgi", "enable_threads", "true or false"),
+    "uwsgi_lazy_apps": ("uwsgi", "lazy_apps", "true or false"),
 }
 
 # Options recorded in config.json (never transport_url: it has credentials).
@@ -79,7 +84,7 @@ def _sections_from_axes(overrides):
 class Settings:
     """The resolved configuration of a run: ``files``, ``values``."""
 
-    def __init__(self, files, conf):
+    def __init__(self, files, conf, overrides=None):
         self.files = files
         self.conf = conf
         self.values = {}
@@ -88,6 +93,12 @@ class Settings:
         for group, names in groups.items():
             section = conf if group == "DEFAULT" else conf[group]
             self.values[group] = {n: section[n] for n in names}
+        # Axes whose option this oslo.messaging does not have (e.g.
+        # heartbeat_in_pthread on 18.x) are passed on as they were given.
+        for axis, (group, option, _) in AXES.items():
+            value = (overrides or {}).get(axis)
+            if value is not None and option not in self.values.get(group, {}):
+                self.values.setdefault(group, {})[option] = value
 
     def get(self, group, name):
         return self.values[group][name]
@@ -108,7 +119,7 @@ def resolve(scenario, user_files, overrides, etc_dir):
     conf = lab_conf.register(cfg.ConfigOpts())
     try:
         conf([], project="fake-lab", default_config_files=files)
-        settings = Settings(files, conf)
+        settings = Settings(files, conf, overrides)
     except (cfg.Error, ValueError) as exc:
         raise UsageError(f"bad configuration: {exc}".replace("\n", " "))
     timeout = settings.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold")

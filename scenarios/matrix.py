@@ -1,0 +1,309 @@
+"""``fake-lab matrix``: one scenario over a grid of axes, every cell a real run.
+
+Cells share one private broker, each with a vhost of its own (created at the
+broker's boot from a definitions file): booting a node costs about 4 s, more
+than a cell's own work, and the checker matches connections to a cell by the
+API worker's PID, so sharing costs no evidence. Cells run in parallel, as
+many at a time as ``--jobs`` (default: the cores), each in
+``<matrix dir>/cells/<cell>/``, a complete run directory.
+
+Axes are the run's axes (``fake-lab run --help``) plus ``release`` (an
+oslo.messaging release: ``installed``, ``17`` for the newest 17.x, or exact)
+and ``deps`` (``latest`` or ``series``: see pyenvs.py). Each cell is compared
+with scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown.
+"""
+
+import concurrent.futures
+import html
+import itertools
+import json
+import os
+import threading
+import time
+import tomllib
+
+from fake_service import broker as broker_mod
+from fake_service import reaper
+from fake_service.errors import LabError, UsageError
+from scenarios import catalogue, checkers, containers, pyenvs, runner, settings
+from scenarios.lab import Lab
+from scenarios.rundir import RunDir
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENV_AXES = ("release", "deps")
+AXES = tuple(settings.AXES) + ENV_AXES
+CHOICES = {"executor": ("eventlet", "threading"),
+           "container": ("uwsgi", "mod_wsgi", "eventlet-wsgi"),
+           "heartbeat_in_pthread": ("true", "false"),
+           "uwsgi_enable_threads": ("true", "false"),
+           "uwsgi_lazy_apps": ("true", "false"),
+           "deps": pyenvs.DEPS}
+DEFAULT_AXES = {"container": ["uwsgi", "mod_wsgi", "eventlet-wsgi"],
+                "executor": ["eventlet", "threading"],
+                "release": ["installed", "17"],
+                "heartbeat_in_pthread": ["false", "true"]}
+AGREES, DISAGREES, NO_EXPECTATION, NOT_RUN = (
+    "agrees", "DISAGREES", "no expectation", "not run")
+
+
+def parse_axes(specs):
+    """['name=v1,v2', ...] -> {name: [values]}; UsageError on bad input."""
+    axes = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values:
+            raise UsageError(f"--axis {spec!r}: expected NAME=V1,V2")
+        if name not in AXES:
+            raise UsageError(f"unknown axis {name!r}; axes: {', '.join(AXES)}")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        for v in vals:
+            if name in CHOICES and v not in CHOICES[name]:
+                raise UsageError(f"axis {name}: {v!r} is not one of "
+                                 f"{', '.join(CHOICES[name])}")
+            if name not in CHOICES and name not in ENV_AXES and not v.isdigit():
+                raise UsageError(f"axis {name}: {v!r} is not a whole number")
+        axes[name] = vals
+    return axes
+
+
+def expectations(scenario):
+    with open(os.path.join(HERE, "expectations.toml"), "rb") as f:
+        return tomllib.load(f).get(scenario, [])
+
+
+def expect_for(rules, cell):
+    for rule in rules:
+        if all(cell.get(k) in (v if isinstance(v, list) else [v])
+               for k, v in rule["when"].items()):
+            return rule["expect"], rule["why"]
+    return None, "no rule of scenarios/expectations.toml matches"
+
+
+def cell_id(values):
+    return "-".join(f"{k}={v}" for k, v in values.items()).replace("/", "_")
+
+
+class Matrix:
+    def __init__(self, scenario_name, axes, runs_dir, jobs=None, say=print):
+        self.scenario = catalogue.load(scenario_name)
+        self.axes = axes or DEFAULT_AXES
+        self.runs_dir = runs_dir
+        self.jobs = jobs or os.cpu_count() or 2
+        self.say = say
+        self.lock = threading.Lock()
+        self.labs = set()
+        self.stopping = threading.Event()
+
+    def plan(self):
+        """Resolve releases, build their envs; the cells, none run yet."""
+        releases = {}
+        for text in self.axes.get("release", ["installed"]):
+            releases[text] = pyenvs.resolve_release(text)
+        for container in self.axes.get("container", ["uwsgi"]):
+            containers.CONTAINERS[container](None, None).check_installed()
+        names = list(self.axes)
+        cells = []
+        for combo in itertools.product(*(self.axes[n] for n in names)):
+            values = dict(zip(names, combo))
+            if "release" in values:
+                values["release"] = releases[values["release"]]
+            values.setdefault("deps", "latest")
+            cells.append({"id": cell_id(values), "axes": values})
+        return cells
+
+    def prepare(self, cell):
+        """Find the cell's Python env; mark it unavailable or not applicable."""
+        values = cell["axes"]
+        try:
+            env = pyenvs.get(values.get("release", "installed"), values["deps"],
+                             say=self.say)
+            probe = env.probe()
+        except pyenvs.Unavailable as exc:
+            cell.update(status="unavailable", reason=str(exc))
+            return None
+        cell["versions"] = probe["versions"]
+        has_pthread = probe["heartbeat_in_pthread"] is not None
+        if values.get("heartbeat_in_pthread") and not has_pthread:
+            cell.update(status="not applicable", reason=(
+                f"oslo.messaging {probe['versions']['oslo.messaging']} has no "
+                "heartbeat_in_pthread"))
+            return None
+        effective = dict(values)
+        if has_pthread and "heartbeat_in_pthread" not in values:
+            effective["heartbeat_in_pthread"] = str(
+                probe["heartbeat_in_pthread"]).lower()
+        cell["effective"] = effective
+        return env
+
+    def run(self):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        cells = self.plan()
+        mdir = RunDir.create(self.runs_dir, f"matrix-{self.scenario['name']}")
+        reaper.mark_runner(mdir.path)
+        watchdog = reaper.spawn(mdir.path)
+        self.say(f"matrix of {len(cells)} cells: {mdir.path}")
+        rules = expectations(self.scenario["name"])
+        started = time.monotonic()
+        broker = None
+        try:
+            runnable = [(c, env) for c in cells
+                        for env in [self.prepare(c)] if env is not None]
+            broker = broker_mod.PrivateBroker(
+                mdir.file("broker"), log_dir=mdir.logs,
+                vhosts=[c["id"] for c, _ in runnable])
+            if runnable:
+                broker.start()
+                self.say(f"shared broker ready; {len(runnable)} cells to run, "
+                         f"{self.jobs} at a time")
+            with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+                futures = [pool.submit(self._run_cell, mdir, broker, c, env)
+                           for c, env in runnable]
+                try:
+                    for f in futures:
+                        f.result()
+                except KeyboardInterrupt:
+                    self._abort()
+                    raise
+        finally:
+            with runner.signals_deferred():
+                self._abort()
+                if broker is not None:
+                    broker.stop()
+                for c in cells:
+                    c.setdefault("status", "not run")
+                    c["expected"], c["why"] = expect_for(
+                        rules, c.get("effective", c["axes"]))
+                    c["agreement"] = _agreement(c)
+                summary = self._write(mdir, cells, time.monotonic() - started, stamp)
+                reaper.release(watchdog)
+        return summary, mdir
+
+    def _abort(self):
+        self.stopping.set()
+        with self.lock:
+            labs = list(self.labs)
+        for lab in labs:
+            lab.stop()
+
+    def _run_cell(self, mdir, broker, cell, env):
+        if self.stopping.is_set():
+            return
+        values = cell["axes"]
+        run = RunDir.create_in(mdir.file("cells"), cell["id"])
+        cell["run_dir"] = os.path.relpath(run.path, mdir.path)
+        overrides = {k: v for k, v in values.items() if k not in ENV_AXES}
+
+        def make_lab(resolved):
+            lab = Lab(run, resolved, broker=broker, vhost=cell["id"], pyenv=env)
+            with self.lock:
+                self.labs.add(lab)
+            return lab
+
+        def say(line):
+            pass  # each cell's own output is in its run directory
+
+        try:
+            result = runner.play(run, self.scenario, overrides, [], make_lab, say,
+                                 extra={"cell": values, "env": env.label})
+            cell.update(status="ran", verdict=result["verdict"])
+        except LabError as exc:
+            cell.update(status="error", verdict=checkers.UNKNOWN, reason=str(exc))
+        except runner.Interrupted:
+            cell.update(status="interrupted", verdict=checkers.UNKNOWN)
+        finally:
+            with self.lock:
+                self.labs = {lab for lab in self.labs if lab.run is not run}
+        self.say(f"  {cell['id']}: {cell.get('verdict')}"
+                 + (f" ({cell['reason']})" if cell.get("reason") else ""))
+
+    def _write(self, mdir, cells, seconds, stamp):
+        summary = {"scenario": self.scenario["name"], "axes": self.axes,
+                   "seconds": round(seconds, 1), "cells": cells,
+                   "disagreements": [c["id"] for c in cells
+                                     if c["agreement"] == DISAGREES]}
+        mdir.write_json("matrix.json", summary)
+        with open(mdir.file("matrix.md"), "w") as f:
+            f.write(render_md(summary))
+        with open(mdir.file("matrix.html"), "w") as f:
+            f.write(render_html(summary))
+        return summary
+
+
+def _agreement(cell):
+    if cell.get("status") != "ran":
+        return NOT_RUN
+    if cell["expected"] is None or cell["verdict"] == checkers.UNKNOWN:
+        return NO_EXPECTATION if cell["expected"] is None else "unknown"
+    return AGREES if cell["verdict"] == cell["expected"] else DISAGREES
+
+
+def _columns(summary):
+    return list(summary["axes"]) + (["deps"] if "deps" not in summary["axes"] else [])
+
+
+def _libs(cell):
+    v = cell.get("versions") or {}
+    if not v:
+        return ""
+    return (f"oslo.messaging {v.get('oslo.messaging')}, eventlet {v.get('eventlet')}, "
+            f"kombu {v.get('kombu')}, amqp {v.get('amqp')}")
+
+
+def render_md(summary):
+    cols = _columns(summary)
+    lines = [f"# {summary['scenario']}: {len(summary['cells'])} cells in "
+             f"{summary['seconds']} s", ""]
+    if summary["disagreements"]:
+        lines += [f"**{len(summary['disagreements'])} cell(s) DISAGREE with "
+                  "the expectations catalogue**: "
+                  + ", ".join(summary["disagreements"]), ""]
+    lines.append("| " + " | ".join(cols + ["verdict", "expected", "agreement",
+                                              "libraries", "run"]) + " |")
+    lines.append("|" + "---|" * (len(cols) + 5))
+    for c in summary["cells"]:
+        verdict = c.get("verdict") or c["status"]
+        if c["status"] not in ("ran",):
+            verdict = f"{c['status']}: {c.get('reason', '')}"
+        lines.append("| " + " | ".join(
+            [str(c["axes"].get(k, "")) for k in cols]
+            + [verdict, c["expected"] or "-", c["agreement"], _libs(c),
+               f"[{c['id']}]({c['run_dir']}/report.md)" if c.get("run_dir") else "-"])
+            + " |")
+    lines += ["", "Expectations: scenarios/expectations.toml; each cell's "
+              "evidence is in its report.", ""]
+    return "\n".join(lines)
+
+
+def render_html(summary):
+    cols = _columns(summary)
+    esc = html.escape
+    rows = []
+    for c in summary["cells"]:
+        style = {"agrees": "#dfd", "DISAGREES": "#f99"}.get(c["agreement"], "#eee")
+        verdict = c.get("verdict") or ""
+        if c["status"] != "ran":
+            verdict = f"{c['status']}: {c.get('reason', '')}"
+        link = (f'<a href="{esc(c["run_dir"])}/report.md">{esc(c["id"])}</a>'
+                if c.get("run_dir") else esc(c["id"]))
+        rows.append(f'<tr style="background:{style}">' + "".join(
+            f"<td>{esc(str(c['axes'].get(k, '')))}</td>" for k in cols)
+            + f"<td>{esc(verdict)}</td><td>{esc(c['expected'] or '-')}</td>"
+            f"<td>{esc(c['agreement'])}</td><td>{esc(_libs(c))}</td>"
+            f"<td>{link}</td></tr>")
+    head = "".join(f"<th>{esc(k)}</th>" for k in cols + [
+        "verdict", "expected", "agreement", "libraries", "run"])
+    return (f"<!doctype html><meta charset=utf-8><title>{esc(summary['scenario'])}"
+            f" matrix</title><h1>{esc(summary['scenario'])}: "
+            f"{len(summary['cells'])} cells in {summary['seconds']} s</h1>"
+            f"<table border=1 cellpadding=4><tr>{head}</tr>{''.join(rows)}</table>\n")
+
+
+def print_summary(summary, say=print):
+    counts = {}
+    for c in summary["cells"]:
+        counts[c["agreement"]] = counts.get(c["agreement"], 0) + 1
+    say(f"{len(summary['cells'])} cells in {summary['seconds']} s: {counts}")
+    for cid in summary["disagreements"]:
+        say(f"DISAGREES with the expectations catalogue: {cid}")
+    return json.dumps(counts)
