@@ -14,6 +14,8 @@ from fake_service import monkey_patch, observe
 LOG = logging.getLogger(__name__)
 
 TRANSPORT = None
+# What a run records of the libraries really imported by each service.
+IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet")
 
 
 def init(conf):
@@ -24,11 +26,13 @@ def init(conf):
     if conf.lab.observe_heartbeats:
         observe.install_heartbeat_observer()
     TRANSPORT = messaging.get_rpc_transport(conf)
-    LOG.info("RPC transport ready: oslo.messaging %s, eventlet patched=%s, "
-             "heartbeat_timeout_threshold=%s heartbeat_rate=%s",
-             version_of("oslo.messaging"), monkey_patch.is_patched(),
-             conf.oslo_messaging_rabbit.heartbeat_timeout_threshold,
-             conf.oslo_messaging_rabbit.heartbeat_rate)
+    rabbit = conf.oslo_messaging_rabbit
+    LOG.info("RPC transport ready: %s; eventlet patched=%s, "
+             "heartbeat_timeout_threshold=%s heartbeat_rate=%s "
+             "heartbeat_in_pthread=%s", ", ".join(
+                 f"{d} {version_of(d)}" for d in IMPORTED),
+             monkey_patch.is_patched(), rabbit.heartbeat_timeout_threshold,
+             rabbit.heartbeat_rate, getattr(rabbit, "heartbeat_in_pthread", "n/a"))
     return TRANSPORT
 
 

@@ -20,6 +20,7 @@ warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 
 from fake_service import errors
 from fake_service.errors import LabError, UsageError
+from scenarios import bisect as bisect_mod
 from scenarios import catalogue, checkers, runner, settings, soak
 from scenarios import matrix as matrix_mod
 from scenarios.rundir import RunDir
@@ -103,6 +104,19 @@ def build_parser():
     matrix.add_argument("--jobs", type=_positive_int,
                         help="cells at a time (default: the cores)")
     matrix.add_argument("--runs-dir", default=os.environ.get(
+        "FAKE_LAB_RUNS_DIR", "runs"))
+
+    bisect = sub.add_parser(
+        "bisect", help="find the first oslo.messaging release whose verdict "
+        "differs between two releases", description=bisect_mod.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bisect.add_argument("scenario", nargs="?", default="heartbeat-loss")
+    bisect.add_argument("--good", required=True, metavar="RELEASE")
+    bisect.add_argument("--bad", required=True, metavar="RELEASE")
+    bisect.add_argument("--axis", action="append", default=[],
+                        metavar="NAME=VALUE", help="a fixed axis (repeatable), "
+                        "e.g. executor=eventlet container=uwsgi")
+    bisect.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 
     check = sub.add_parser("check", help="judge a run directory again, "
@@ -238,6 +252,24 @@ def _cmd_matrix(args):
     return errors.EXIT_EXPECTATION if summary["disagreements"] else errors.EXIT_OK
 
 
+def _cmd_bisect(args):
+    axes = matrix_mod.parse_axes(args.axis)
+    summary, mdir = bisect_mod.bisect(args.scenario, args.good, args.bad, axes,
+                                      args.runs_dir,
+                                      say=lambda s: print(s, flush=True))
+    first = summary["first_different"]
+    if first:
+        print(f"first release whose verdict differs from {summary['good']} "
+              f"({summary['ends'][0]}): {first} ({summary['ends'][1]})")
+    else:
+        print(f"no change found: {summary['good']} gives {summary['ends'][0]}, "
+              f"{summary['bad']} gives {summary['ends'][1]}")
+    if summary["skipped"]:
+        print(f"skipped (unavailable here): {', '.join(summary['skipped'])}")
+    print(f"table: {mdir.file('matrix.md')}")
+    return errors.EXIT_OK if first else errors.EXIT_EXPECTATION
+
+
 def _cmd_check(args):
 
     run = RunDir(args.run_dir)
@@ -255,7 +287,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
-                "matrix": _cmd_matrix,
+                "matrix": _cmd_matrix, "bisect": _cmd_bisect,
                 "check": _cmd_check}[args.command](args)
     except LabError as exc:
         message = str(exc)

@@ -63,6 +63,19 @@ def connection_pid(name):
     return None
 
 
+_IMPORTED = re.compile(r"RPC transport ready: (?P<libs>[^;]+);")
+
+
+def imported_versions(path):
+    """{distribution: version} as the service logged them at start-up."""
+    for raw in _read_lines(path):
+        m = _IMPORTED.search(raw)
+        if m:
+            return dict(part.strip().rsplit(" ", 1)
+                        for part in m.group("libs").split(","))
+    return {}
+
+
 def broker_connections(path):
     """The connections the broker log tells of, in order of acceptance.
 

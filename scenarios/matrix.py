@@ -14,6 +14,7 @@ with scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown.
 """
 
 import concurrent.futures
+import contextlib
 import html
 import itertools
 import json
@@ -25,7 +26,7 @@ import tomllib
 from fake_service import broker as broker_mod
 from fake_service import reaper
 from fake_service.errors import LabError, UsageError
-from scenarios import catalogue, checkers, containers, pyenvs, runner, settings
+from scenarios import catalogue, checkers, containers, evidence, pyenvs, runner, settings
 from scenarios.lab import Lab
 from scenarios.rundir import RunDir
 
@@ -137,47 +138,57 @@ class Matrix:
         return env
 
     def run(self):
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        """Run every cell; returns (summary, matrix RunDir)."""
         cells = self.plan()
-        mdir = RunDir.create(self.runs_dir, f"matrix-{self.scenario['name']}")
+        with self.session("matrix", [c["id"] for c in cells]) as (mdir, broker):
+            self.say(f"matrix of {len(cells)} cells: {mdir.path}")
+            try:
+                self.run_cells(mdir, broker, cells)
+            finally:
+                summary = self.finish(mdir, cells)
+        return summary, mdir
+
+    @contextlib.contextmanager
+    def session(self, kind, vhosts):
+        """A run directory with its reaper and the shared broker."""
+        self.started = time.monotonic()
+        mdir = RunDir.create(self.runs_dir, f"{kind}-{self.scenario['name']}")
         reaper.mark_runner(mdir.path)
         watchdog = reaper.spawn(mdir.path)
-        self.say(f"matrix of {len(cells)} cells: {mdir.path}")
-        rules = expectations(self.scenario["name"])
-        started = time.monotonic()
-        broker = None
+        broker = broker_mod.PrivateBroker(mdir.file("broker"), log_dir=mdir.logs,
+                                          vhosts=vhosts)
         try:
-            runnable = [(c, env) for c in cells
-                        for env in [self.prepare(c)] if env is not None]
-            broker = broker_mod.PrivateBroker(
-                mdir.file("broker"), log_dir=mdir.logs,
-                vhosts=[c["id"] for c, _ in runnable])
-            if runnable:
-                broker.start()
-                self.say(f"shared broker ready; {len(runnable)} cells to run, "
-                         f"{self.jobs} at a time")
-            with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
-                futures = [pool.submit(self._run_cell, mdir, broker, c, env)
-                           for c, env in runnable]
-                try:
-                    for f in futures:
-                        f.result()
-                except KeyboardInterrupt:
-                    self._abort()
-                    raise
+            broker.start()
+            yield mdir, broker
         finally:
             with runner.signals_deferred():
                 self._abort()
-                if broker is not None:
-                    broker.stop()
-                for c in cells:
-                    c.setdefault("status", "not run")
-                    c["expected"], c["why"] = expect_for(
-                        rules, c.get("effective", c["axes"]))
-                    c["agreement"] = _agreement(c)
-                summary = self._write(mdir, cells, time.monotonic() - started, stamp)
+                broker.stop()
                 reaper.release(watchdog)
-        return summary, mdir
+
+    def run_cells(self, mdir, broker, cells):
+        """Prepare and run ``cells`` (in parallel); each gets its verdict."""
+        runnable = [(c, env) for c in cells
+                    for env in [self.prepare(c)] if env is not None]
+        self.say(f"{len(runnable)} cell(s) to run, {self.jobs} at a time")
+        with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+            futures = [pool.submit(self._run_cell, mdir, broker, c, env)
+                       for c, env in runnable]
+            try:
+                for f in futures:
+                    f.result()
+            except KeyboardInterrupt:
+                self._abort()
+                raise
+
+    def finish(self, mdir, cells):
+        """Compare with the expectations; write matrix.md/json/html."""
+        rules = expectations(self.scenario["name"])
+        for c in cells:
+            c.setdefault("status", "not run")
+            c["expected"], c["why"] = expect_for(rules, c.get("effective", c["axes"]))
+            c["agreement"] = _agreement(c)
+        return self._write(mdir, cells, time.monotonic() - self.started)
 
     def _abort(self):
         self.stopping.set()
@@ -206,7 +217,8 @@ class Matrix:
         try:
             result = runner.play(run, self.scenario, overrides, [], make_lab, say,
                                  extra={"cell": values, "env": env.label})
-            cell.update(status="ran", verdict=result["verdict"])
+            cell.update(status="ran", verdict=result["verdict"],
+                        imported=evidence.imported_versions(run.log("fake-nova-api")))
         except LabError as exc:
             cell.update(status="error", verdict=checkers.UNKNOWN, reason=str(exc))
         except runner.Interrupted:
@@ -217,7 +229,7 @@ class Matrix:
         self.say(f"  {cell['id']}: {cell.get('verdict')}"
                  + (f" ({cell['reason']})" if cell.get("reason") else ""))
 
-    def _write(self, mdir, cells, seconds, stamp):
+    def _write(self, mdir, cells, seconds):
         summary = {"scenario": self.scenario["name"], "axes": self.axes,
                    "seconds": round(seconds, 1), "cells": cells,
                    "disagreements": [c["id"] for c in cells
@@ -243,7 +255,8 @@ def _columns(summary):
 
 
 def _libs(cell):
-    v = cell.get("versions") or {}
+    """The libraries the cell's API imported (from its log), else the env's."""
+    v = cell.get("imported") or cell.get("versions") or {}
     if not v:
         return ""
     return (f"oslo.messaging {v.get('oslo.messaging')}, eventlet {v.get('eventlet')}, "

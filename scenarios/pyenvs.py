@@ -31,7 +31,7 @@ PROBE = """
 import json
 from importlib import metadata
 from oslo_messaging._drivers import impl_rabbit
-names = {o.name for o in impl_rabbit.rabbit_opts}
+defaults = {o.name: o.default for o in impl_rabbit.rabbit_opts}
 def v(d):
     try:
         return metadata.version(d)
@@ -39,7 +39,7 @@ def v(d):
         return None
 print(json.dumps({"versions": {d: v(d) for d in ("oslo.messaging", "eventlet",
                  "kombu", "amqp", "greenlet", "uWSGI", "mod_wsgi")},
-                  "heartbeat_in_pthread": "heartbeat_in_pthread" in names}))
+                  "heartbeat_in_pthread": defaults.get("heartbeat_in_pthread")}))
 """
 
 
@@ -104,8 +104,8 @@ class PyEnv:
         return env
 
     def probe(self):
-        """What this prefix really imports: versions, whether the release
-        has heartbeat_in_pthread."""
+        """What this prefix imports: versions, and the default of
+        heartbeat_in_pthread (None when the release has no such option)."""
         if self._probe is None:
             out = subprocess.run([self.python, "-c", PROBE], capture_output=True,
                                  text=True, timeout=120,

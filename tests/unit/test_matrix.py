@@ -1,0 +1,74 @@
+import pytest
+
+from fake_service.errors import UsageError
+from scenarios import matrix, pyenvs
+
+
+def test_parse_axes_accepts_known_axes_and_values():
+    axes = matrix.parse_axes(["container=uwsgi,mod_wsgi", "executor=eventlet",
+                              "heartbeat-rate=2,3", "release=17,installed"])
+    assert axes == {"container": ["uwsgi", "mod_wsgi"], "executor": ["eventlet"],
+                    "heartbeat_rate": ["2", "3"], "release": ["17", "installed"]}
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("colour=red", "unknown axis 'colour'"),
+    ("executor=gevent", "'gevent' is not one of"),
+    ("heartbeat_rate=fast", "not a whole number"),
+    ("executor", "expected NAME=V1,V2"),
+    ("deps=frozen", "'frozen' is not one of"),
+])
+def test_parse_axes_refuses_bad_input(spec, needle):
+    with pytest.raises(UsageError, match=needle):
+        matrix.parse_axes([spec])
+
+
+RULES = matrix.expectations("heartbeat-loss")
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ({"executor": "threading", "container": "uwsgi"}, "not-reproduced"),
+    ({"executor": "eventlet", "container": "eventlet-wsgi"}, "not-reproduced"),
+    ({"executor": "eventlet", "container": "uwsgi",
+      "heartbeat_in_pthread": "true"}, "not-reproduced"),
+    ({"executor": "eventlet", "container": "mod_wsgi",
+      "heartbeat_in_pthread": "false"}, "reproduced"),
+    ({"executor": "eventlet", "container": "uwsgi"}, "reproduced"),
+])
+def test_expectations_follow_the_bug_catalogue(cell, expected):
+    assert matrix.expect_for(RULES, cell)[0] == expected
+
+
+def test_agreement_says_disagreement_loudly():
+    cell = {"status": "ran", "verdict": "reproduced", "expected": "not-reproduced"}
+    assert matrix._agreement(cell) == matrix.DISAGREES
+    cell["verdict"] = "not-reproduced"
+    assert matrix._agreement(cell) == matrix.AGREES
+    assert matrix._agreement({"status": "unavailable"}) == matrix.NOT_RUN
+
+
+def test_tables_link_every_cell_and_flag_disagreements():
+    cells = [
+        {"id": "a", "axes": {"executor": "eventlet"}, "status": "ran",
+         "verdict": "reproduced", "expected": "not-reproduced",
+         "agreement": matrix.DISAGREES, "run_dir": "cells/a",
+         "imported": {"oslo.messaging": "18.3.1"}},
+        {"id": "b", "axes": {"executor": "threading"}, "status": "unavailable",
+         "reason": "pip: ERROR: No matching distribution", "expected": None,
+         "agreement": matrix.NOT_RUN},
+    ]
+    summary = {"scenario": "heartbeat-loss", "axes": {"executor": []},
+               "seconds": 1.0, "cells": cells, "disagreements": ["a"]}
+    md = matrix.render_md(summary)
+    assert "DISAGREE" in md and "(cells/a/report.md)" in md
+    assert "unavailable: pip: ERROR: No matching distribution" in md
+    assert "oslo.messaging 18.3.1" in md
+    page = matrix.render_html(summary)
+    assert 'href="cells/a/report.md"' in page and "#f99" in page
+
+
+def test_series_of_picks_the_series_pinning_the_closest_release():
+    assert pyenvs.series_of("17.3.2")[0] == "2026.1"
+    assert pyenvs.series_of("14.7.2")[0] == "2024.1"
+    assert pyenvs.series_of("12.13.3")[0] == "yoga"
+    assert pyenvs.series_of("1.0.0") is None
