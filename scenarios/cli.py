@@ -249,7 +249,11 @@ def _cmd_matrix(args):
         return errors.EXIT_INTERRUPTED
     matrix_mod.print_summary(summary)
     print(f"table: {mdir.file('matrix.md')}")
-    return errors.EXIT_EXPECTATION if summary["disagreements"] else errors.EXIT_OK
+    if summary["disagreements"]:
+        return errors.EXIT_EXPECTATION
+    if any(c["agreement"] == "unknown" for c in summary["cells"]):
+        return errors.EXIT_UNKNOWN
+    return errors.EXIT_OK
 
 
 def _cmd_bisect(args):

@@ -13,7 +13,7 @@ import tempfile
 import urllib.request
 
 from fake_service import procs
-from fake_service.errors import MissingComponent
+from fake_service.errors import MissingComponent, UsageError
 from scenarios import pyenvs
 
 ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -185,9 +185,21 @@ class ModWSGI(Standalone):
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
+    def _check_reachable(self):
+        """www-data must reach the run directory (config files, its log)."""
+        path = self.run.path
+        while path != os.path.dirname(path):
+            path = os.path.dirname(path)
+            if not os.stat(path).st_mode & 0o001:
+                raise UsageError(
+                    f"Apache's daemon runs as {self.USER}, which cannot reach "
+                    f"{self.run.path} ({path} is closed to other users): use a "
+                    "--runs-dir it can reach")
+
     def start(self, env, port):
         self.env, self.port = env, port
         self.check_installed()
+        self._check_reachable()
         u = self.settings.values["uwsgi"]
         files = [f for f in env.get("FAKE_LAB_CONFIG_FILES", "").split(",") if f]
         self._share_with_apache(files + [self.run.log("fake-nova-api")])

@@ -4,9 +4,11 @@ unless FAKE_LAB_REQUIRE_ALL=1 (CI sets it: there, nothing may be skipped)."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -45,7 +47,7 @@ class Lab:
 
     def argv(self, *args):
         argv = LAB + list(args)
-        if args and args[0] == "run":
+        if args and args[0] in ("run", "soak"):
             argv += ["--runs-dir", self.runs_dir]
         return argv
 
@@ -78,8 +80,14 @@ class Lab:
 
 
 @pytest.fixture
-def lab(tmp_path):
-    lab = Lab(tmp_path / "runs")
+def lab():
+    # Not under pytest's tmp_path: that is closed to other users, and
+    # Apache's mod_wsgi daemon (www-data) must reach the run directory.
+    base = os.path.join(REPO, "runs")
+    os.makedirs(base, exist_ok=True)
+    runs = tempfile.mkdtemp(prefix="test-", dir=base)
+    os.chmod(runs, 0o755)
+    lab = Lab(runs)
     yield lab
     # Whatever a failed test left behind is stopped here, by PID.
     if os.path.exists(os.path.join(lab.runs_dir, "latest")):
@@ -88,3 +96,4 @@ def lab(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    shutil.rmtree(runs, ignore_errors=True)
