@@ -125,7 +125,9 @@ class Matrix:
             return None
         cell["versions"] = probe["versions"]
         has_pthread = probe["heartbeat_in_pthread"] is not None
-        if values.get("heartbeat_in_pthread") and not has_pthread:
+        # Without the option (before 10.1, from 18.0) the heartbeat is a
+        # plain thread: 'false' is what such a release does, 'true' cannot be.
+        if values.get("heartbeat_in_pthread") == "true" and not has_pthread:
             cell.update(status="not applicable", reason=(
                 f"oslo.messaging {probe['versions']['oslo.messaging']} has no "
                 "heartbeat_in_pthread"))

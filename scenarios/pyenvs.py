@@ -125,7 +125,15 @@ def venvs_dir():
 
 
 def _last_error(text):
+    """The line of pip's output that says why, naming the package."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for n, line in enumerate(lines):
+        if "Encountered error while trying to install package" in line:
+            package = lines[n + 1].lstrip("╰─> ") if n + 1 < len(lines) else "?"
+            return f"building {package} failed on this Python ({sys.version.split()[0]})"
+        m = re.search(r"Failed (?:building wheel|to build) (?:for )?(\S+)", line)
+        if m:
+            return f"building {m.group(1)} failed on this Python ({sys.version.split()[0]})"
     for line in reversed(lines):
         if line.startswith(("ERROR:", "error:")) or "Error" in line:
             return line[:300]
