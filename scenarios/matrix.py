@@ -114,7 +114,7 @@ class Matrix:
         return cells
 
     def prepare(self, cell):
-        """Find the cell's Python env; mark it unavailable or not applicable."""
+        """Find the cell's Python env (or mark the cell unavailable)."""
         values = cell["axes"]
         try:
             env = pyenvs.get(values.get("release", "installed"), values["deps"],
@@ -125,17 +125,18 @@ class Matrix:
             return None
         cell["versions"] = probe["versions"]
         has_pthread = probe["heartbeat_in_pthread"] is not None
-        # Without the option (before 10.1, from 18.0) the heartbeat is a
-        # plain thread: 'false' is what such a release does, 'true' cannot be.
-        if values.get("heartbeat_in_pthread") == "true" and not has_pthread:
-            cell.update(status="not applicable", reason=(
-                f"oslo.messaging {probe['versions']['oslo.messaging']} has no "
-                "heartbeat_in_pthread"))
-            return None
         effective = dict(values)
         if has_pthread and "heartbeat_in_pthread" not in values:
             effective["heartbeat_in_pthread"] = str(
                 probe["heartbeat_in_pthread"]).lower()
+        elif not has_pthread and "heartbeat_in_pthread" in values:
+            # Before 10.1 and from 18.0 the option does not exist: the cell
+            # still runs, as a deployment upgraded with its old config
+            # would, and the option is ignored (the heartbeat is a plain
+            # thread, green when patched).
+            effective["heartbeat_in_pthread"] = "ignored"
+            cell["note"] = (f"oslo.messaging {probe['versions']['oslo.messaging']}"
+                            " has no heartbeat_in_pthread: the setting is ignored")
         cell["effective"] = effective
         return env
 
@@ -280,6 +281,8 @@ def render_md(summary):
         verdict = c.get("verdict") or c["status"]
         if c["status"] not in ("ran",):
             verdict = f"{c['status']}: {c.get('reason', '')}"
+        if c.get("note"):
+            verdict += f" ({c['note']})"
         lines.append("| " + " | ".join(
             [str(c["axes"].get(k, "")) for k in cols]
             + [verdict, c["expected"] or "-", c["agreement"], _libs(c),

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install everything the lab needs on a Debian/Ubuntu machine, idempotently:
-#   - from apt: rabbitmq-server (with Erlang), and what the Python side needs
-#     to build uWSGI (a compiler, the Python headers, venv support);
+#   - from apt: rabbitmq-server (with Erlang), Apache httpd and its headers
+#     (apache2, apache2-dev: mod_wsgi builds against apxs), and what the
+#     Python side needs to build uWSGI (a compiler, the Python headers, venv);
 #   - a venv in .venv, on Debian's own Python (world-readable, which Apache's
-#     mod_wsgi needs), holding the lab, uWSGI and the test tools.
+#     mod_wsgi daemon, running as www-data, needs), holding the lab, uWSGI,
+#     mod_wsgi and the test tools.
 # No broker is started here: every run starts a private node of its own.
 # Nothing prompts: it is run by CI with no standard input.
 set -euo pipefail
@@ -13,6 +15,8 @@ PY=${FAKE_LAB_PYTHON:-/usr/bin/python3}
 need=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
+command -v apxs >/dev/null 2>&1 || need+=(apache2-dev)
 [ -x "$PY" ] || need+=(python3)
 "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ -e "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] \
@@ -33,9 +37,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.fake-lab-installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "setup: installing the lab, uWSGI and the test tools into .venv (first time: about a minute)"
+    echo "setup: installing the lab, uWSGI, mod_wsgi and the test tools into .venv (first time: about a minute)"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e '.[uwsgi,test]'
+    .venv/bin/python -m pip install -q -e '.[uwsgi,mod_wsgi,test]'
     touch "$stamp"
 fi
 echo "setup: ready: .venv/bin/fake-lab"
