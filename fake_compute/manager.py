@@ -1,4 +1,10 @@
-"""The fake compute manager: the RPC endpoint the fake nova-api talks to."""
+"""The fake compute manager: the RPC endpoint of one fake compute host.
+
+``build_and_run_instance`` (a cast) walks nova's task states with fake work
+in place of a hypervisor, through the conductor for every database access:
+networking -> block_device_mapping -> spawning -> ACTIVE / Running, or ERROR
+with a fault.
+"""
 
 import logging
 import os
@@ -6,24 +12,60 @@ import time
 
 import oslo_messaging as messaging
 
+from fake_compute import rpcapi
+from fake_service import context
+
 LOG = logging.getLogger(__name__)
+
+BUILD_STEPS = ("networking", "block_device_mapping", "spawning")
 
 
 class ComputeManager:
-    """RPC API 1.0: ``ping`` (answered by call) and ``record`` (a cast)."""
+    """RPC API 1.0: ``ping`` (call), ``record`` and
+    ``build_and_run_instance`` (casts)."""
 
     target = messaging.Target(version="1.0")
 
-    def __init__(self, host):
+    def __init__(self, host, step_delay=0.0):
         self.host = host
+        self.step_delay = step_delay
         self.casts = 0
+        self.conductor = rpcapi.ConductorAPI()
 
-    def ping(self, context, payload=None):
-        LOG.info("ping from %s: %s", context.get("request_id", "-"), payload)
+    @context.bind
+    def ping(self, ctxt, payload=None):
+        LOG.info("ping: %s", payload)
         return {"host": self.host, "pid": os.getpid(), "time": time.time(),
                 "payload": payload}
 
-    def record(self, context, payload=None):
+    @context.bind
+    def record(self, ctxt, payload=None):
         self.casts += 1
-        LOG.info("cast %d from %s: %s", self.casts,
-                 context.get("request_id", "-"), payload)
+        LOG.info("cast %d: %s", self.casts, payload)
+
+    @context.bind
+    def build_and_run_instance(self, ctxt, instance_uuid, task_id):
+        LOG.info("building instance %s", instance_uuid)
+        try:
+            instance = self.conductor.instance_get(ctxt, uuid=instance_uuid)
+            if instance is None:
+                raise RuntimeError(f"instance {instance_uuid} is gone")
+            self.conductor.build_started(ctxt, uuid=instance_uuid, host=self.host)
+            for step in BUILD_STEPS:
+                self.conductor.instance_update(
+                    ctxt, uuid=instance_uuid, values={"task_state": step})
+                time.sleep(self.step_delay)  # the fake work of this step
+            self.conductor.instance_update(ctxt, uuid=instance_uuid, values={
+                "status": "ACTIVE", "task_state": None, "power_state": "Running"})
+            self.conductor.task_finish(ctxt, task_id=task_id, status="completed")
+            LOG.info("instance %s ACTIVE on %s", instance_uuid, self.host)
+        except Exception as exc:
+            LOG.exception("build of %s failed", instance_uuid)
+            reason = f"{type(exc).__name__}: {exc}"
+            try:
+                self.conductor.instance_update(ctxt, uuid=instance_uuid, values={
+                    "status": "ERROR", "task_state": None, "fault": reason})
+                self.conductor.task_finish(ctxt, task_id=task_id,
+                                           status="failed", reason=reason)
+            except Exception:
+                LOG.exception("could not record the failure of %s", instance_uuid)

@@ -1,4 +1,6 @@
-"""``fake-compute``: one fake compute host as an oslo.messaging RPC server.
+"""The fake services as oslo.messaging RPC servers, one process each:
+``fake-compute`` (topic ``compute``, server ``[compute] host``),
+``fake-scheduler`` and ``fake-conductor``.
 
 The concurrency backend is decided on the first line, from the
 FAKE_LAB_CONCURRENCY environment variable, as in every entry point of nova.
@@ -22,35 +24,59 @@ import logging  # noqa: E402
 import oslo_messaging as messaging  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 
-from fake_compute import manager  # noqa: E402
 from fake_service import conf as lab_conf  # noqa: E402
 from fake_service import logs, rpc  # noqa: E402
 
 LOG = logging.getLogger("fake_compute")
 
+ROLES = ("compute", "scheduler", "conductor")
 
-def main(argv=None):
+
+def _endpoints(role, conf):
+    """(topic, server, endpoints) of a role."""
+    from fake_compute import rpcapi
+
+    if role == "compute":
+        from fake_compute import manager
+
+        host = conf.compute.host
+        return conf.compute.topic, host, [
+            manager.ComputeManager(host, conf.compute.step_delay)]
+    url = conf.database.connection
+    if not url:
+        raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))
+    if role == "scheduler":
+        from fake_compute import scheduler
+
+        return rpcapi.SCHEDULER_TOPIC, "scheduler", [scheduler.SchedulerManager(url)]
+    from fake_compute import conductor
+
+    return rpcapi.CONDUCTOR_TOPIC, "conductor", [conductor.ConductorManager(url)]
+
+
+def main(argv=None, role="compute"):
+    prog = f"fake-{role}"
     if _BACKEND_ERROR:
-        print(f"fake-compute: {_BACKEND_ERROR}", file=sys.stderr)
+        print(f"{prog}: {_BACKEND_ERROR}", file=sys.stderr)
         return 2
     conf = cfg.CONF  # oslo.messaging 18 registers some options only here
     lab_conf.register(conf)
     try:
         conf(argv if argv is not None else sys.argv[1:], project="fake-lab",
-             prog="fake-compute")
+             prog=prog)
         executor = conf.compute.executor or (
             "eventlet" if monkey_patch.is_patched() else "threading")
-        host, topic = conf.compute.host, conf.compute.topic
+        logs.setup(prog, conf.lab.log_file, conf.lab.debug)
+        topic, server_name, endpoints = _endpoints(role, conf)
     except (cfg.Error, ValueError) as exc:
-        print(f"fake-compute: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    logs.setup("fake-compute", conf.lab.log_file, conf.lab.debug)
     if conf.lab.broker_wait and not rpc.wait_for_broker(conf, conf.lab.broker_wait):
         LOG.warning("no broker answered within %s s; connecting anyway",
                     conf.lab.broker_wait)
     rpc.init(conf)
-    target = messaging.Target(topic=topic, server=host)
-    server = rpc.get_server(target, [manager.ComputeManager(host)], executor)
+    target = messaging.Target(topic=topic, server=server_name)
+    server = rpc.get_server(target, endpoints, executor)
 
     stop = threading.Event()
 
@@ -60,8 +86,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     server.start()
-    LOG.info("RPC server started: topic=%s host=%s executor=%s "
-             "eventlet_patched=%s", topic, host, executor,
+    LOG.info("RPC server started: role=%s topic=%s server=%s executor=%s "
+             "eventlet_patched=%s", role, topic, server_name, executor,
              monkey_patch.is_patched())
     while not stop.wait(0.5):
         pass
@@ -77,5 +103,16 @@ def main(argv=None):
     return 0
 
 
+def scheduler_main(argv=None):
+    return main(argv, role="scheduler")
+
+
+def conductor_main(argv=None):
+    return main(argv, role="conductor")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # python -m fake_compute.service ROLE [oslo.config arguments]
+    args = sys.argv[1:]
+    role = args.pop(0) if args and args[0] in ROLES else "compute"
+    sys.exit(main(args, role=role))

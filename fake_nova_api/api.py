@@ -1,35 +1,62 @@
 """The fake nova-api's REST resources (paste.deploy app factories).
 
-``GET /v2.1/lab/ping`` becomes an RPC call to the fake compute and returns
-its reply; ``POST /v2.1/lab/casts`` becomes a cast and returns 202 at once.
+Shaped like the compute API v2.1, in nova's JSON and fault formats:
+- ``POST /servers`` writes the instance (BUILD, task_state scheduling) and
+  its boot task through the conductor, calls the scheduler, casts
+  ``build_and_run_instance`` to the chosen host, and answers 202 at once
+  with the server id and the task id;
+- ``GET /servers[/detail]``, ``GET /servers/<id>``, ``DELETE /servers/<id>``,
+  ``GET /flavors[/detail]``, ``GET /flavors/<id>``, ``GET /tasks[/<id>]``:
+  synchronous, each an RPC call to the conductor that waits for its reply;
+- ``GET /lab/ping`` (an RPC call to the compute) and ``POST /lab/casts``
+  (a cast), which the heartbeat scenarios use.
 Every response says which worker process served it, because the lab matches
 the broker's connections to that PID.
 """
 
 import json
+import logging
 import os
+import re
 import time
 
 import oslo_messaging as messaging
 import webob
 import webob.dec
 
+from fake_compute import rpcapi
 from fake_nova_api import compute_rpcapi
+from fake_service import context
+
+LOG = logging.getLogger(__name__)
 
 VERSION = {"id": "v2.1", "status": "CURRENT", "version": "2.1",
-           "min_version": "2.1", "links": []}
+           "min_version": "2.1", "updated": "2013-07-23T11:33:21Z",
+           "links": [{"rel": "self", "href": "/v2.1/"}]}
+POWER_STATES = {"NOSTATE": 0, "Running": 1, "Shutdown": 4}
+VM_STATES = {"BUILD": "building", "ACTIVE": "active", "ERROR": "error",
+             "DELETED": "deleted"}
+FAULT_KEYS = {400: "badRequest", 404: "itemNotFound", 406: "notAcceptable",
+              409: "conflictingRequest"}
 
 
-def _json(status, body):
-    return webob.Response(status=status, content_type="application/json",
+class Fault(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def _json(status, body, headers=None):
+    resp = webob.Response(status=status, content_type="application/json",
                           charset="utf-8", body=json.dumps(body).encode())
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
 
 
 def fault(status, message):
     """An error in nova's fault format."""
-    key = "computeFault" if status >= 500 else "badRequest"
-    if status == 404:
-        key = "itemNotFound"
+    key = FAULT_KEYS.get(status, "computeFault")
     return _json(status, {key: {"code": status, "message": message}})
 
 
@@ -42,14 +69,75 @@ class Versions:
 
     @webob.dec.wsgify
     def __call__(self, req):
-        return _json(200, {"versions": [VERSION]})
+        version = dict(VERSION, links=[{"rel": "self",
+                                        "href": req.host_url + "/v2.1/"}])
+        return _json(200, {"versions": [version]})
+
+
+def _server_view(req, inst, brief=False):
+    base = req.host_url + "/v2.1"
+    links = [{"rel": "self", "href": f"{base}/servers/{inst['uuid']}"},
+             {"rel": "bookmark", "href": f"{req.host_url}/servers/{inst['uuid']}"}]
+    if brief:
+        return {"id": inst["uuid"], "name": inst["name"], "links": links}
+    view = {
+        "id": inst["uuid"], "name": inst["name"], "status": inst["status"],
+        "tenant_id": "fake-lab", "user_id": "fake-lab", "metadata": {},
+        "hostId": "", "created": inst["created_at"], "updated": inst["updated_at"],
+        "addresses": {}, "accessIPv4": "", "accessIPv6": "", "progress": 0,
+        "key_name": None, "config_drive": "", "security_groups": [],
+        "flavor": {"id": inst["flavor_id"], "links": []},
+        "image": {"id": inst["image_id"], "links": []} if inst["image_id"] else "",
+        "OS-EXT-STS:task_state": inst["task_state"],
+        "OS-EXT-STS:vm_state": VM_STATES.get(inst["status"], "building"),
+        "OS-EXT-STS:power_state": POWER_STATES.get(inst["power_state"], 0),
+        "OS-EXT-SRV-ATTR:host": inst["host"],
+        "OS-EXT-AZ:availability_zone": "nova",
+        "OS-DCF:diskConfig": "MANUAL",
+        "os-extended-volumes:volumes_attached": [],
+        "links": links,
+    }
+    if inst.get("fault"):
+        view["fault"] = {"code": 500, "message": inst["fault"],
+                         "created": inst["updated_at"]}
+    return view
+
+
+def _flavor_view(req, flavor, brief=False):
+    links = [{"rel": "self", "href": f"{req.host_url}/v2.1/flavors/{flavor['id']}"}]
+    if brief:
+        return {"id": flavor["id"], "name": flavor["name"], "links": links}
+    return {"id": flavor["id"], "name": flavor["name"], "vcpus": flavor["vcpus"],
+            "ram": flavor["ram"], "disk": flavor["disk"], "swap": 0,
+            "OS-FLV-EXT-DATA:ephemeral": 0, "rxtx_factor": 1.0,
+            "os-flavor-access:is_public": True, "OS-FLV-DISABLED:disabled": False,
+            "description": None, "extra_specs": {}, "links": links}
 
 
 class LabAPI:
-    """The /v2.1 resources that turn requests into RPC calls and casts."""
+    """The /v2.1 resources, routed by method and path."""
+
+    ROUTES = [
+        ("GET", r"/", "version"),
+        ("GET", r"/lab/ping", "ping"),
+        ("POST", r"/lab/casts", "cast"),
+        ("POST", r"/servers", "server_create"),
+        ("GET", r"/servers", "server_list"),
+        ("GET", r"/servers/detail", "server_detail"),
+        ("GET", r"/servers/(?P<id>[^/]+)", "server_show"),
+        ("DELETE", r"/servers/(?P<id>[^/]+)", "server_delete"),
+        ("GET", r"/flavors", "flavor_list"),
+        ("GET", r"/flavors/detail", "flavor_detail"),
+        ("GET", r"/flavors/(?P<id>[^/]+)", "flavor_show"),
+        ("GET", r"/tasks", "task_list"),
+        ("GET", r"/tasks/(?P<id>[^/]+)", "task_show"),
+    ]
 
     def __init__(self):
         self.compute = compute_rpcapi.ComputeAPI()
+        self.conductor = rpcapi.ConductorAPI()
+        self.scheduler = rpcapi.SchedulerAPI()
+        self.routes = [(m, re.compile(p + "$"), h) for m, p, h in self.ROUTES]
 
     @classmethod
     def factory(cls, global_conf, **local_conf):
@@ -57,35 +145,154 @@ class LabAPI:
 
     @webob.dec.wsgify
     def __call__(self, req):
-        route = (req.method, req.path_info.rstrip("/") or "/")
-        if route == ("GET", "/"):
-            return _json(200, {"version": VERSION})
-        if route == ("GET", "/lab/ping"):
-            return self._call(req)
-        if route == ("POST", "/lab/casts"):
-            return self._cast(req)
+        path = req.path_info.rstrip("/") or "/"
+        allowed = []
+        for method, pattern, handler in self.routes:
+            m = pattern.match(path)
+            if m:
+                if method == req.method:
+                    try:
+                        return getattr(self, handler)(req, **m.groupdict())
+                    except Fault as exc:
+                        return fault(exc.status, str(exc))
+                    except messaging.MessagingTimeout as exc:
+                        return fault(504, f"MessagingTimeout: {exc}")
+                allowed.append(method)
+        if allowed:
+            return fault(405, f"{req.method} is not allowed on {req.path_info}")
         return fault(404, f"{req.method} {req.path_info} is not a resource "
                           "of the fake nova-api")
 
-    def _context(self, req):
-        return {"request_id": req.environ.get("fake_lab.request_id", "-")}
+    def _ctx(self):
+        return context.rpc_context()
 
-    def _call(self, req):
+    # -- the heartbeat scenarios' resources ------------------------------
+
+    def version(self, req):
+        return _json(200, {"version": dict(VERSION, links=[
+            {"rel": "self", "href": req.host_url + "/v2.1/"}])})
+
+    def ping(self, req):
         started = time.monotonic()
-        try:
-            reply = self.compute.ping(self._context(req),
-                                      payload=req.params.get("payload"))
-        except messaging.MessagingTimeout as exc:
-            return fault(504, f"MessagingTimeout: {exc}")
+        reply = self.compute.ping(self._ctx(), payload=req.params.get("payload"))
         return _json(200, {"reply": reply, "api_pid": os.getpid(),
                            "rpc_seconds": time.monotonic() - started})
 
-    def _cast(self, req):
-        try:
-            payload = json.loads(req.body or b"{}")
-        except ValueError:
-            return fault(400, "the request body is not JSON")
+    def cast(self, req):
+        payload = self._body(req)
         started = time.monotonic()
-        self.compute.record(self._context(req), payload=payload)
+        self.compute.record(self._ctx(), payload=payload)
         return _json(202, {"api_pid": os.getpid(),
                            "rpc_seconds": time.monotonic() - started})
+
+    # -- servers ------------------------------------------------------------
+
+    def _body(self, req):
+        try:
+            return json.loads(req.body or b"{}")
+        except ValueError:
+            raise Fault(400, "Malformed request body: not JSON")
+
+    def server_create(self, req):
+        body = self._body(req)
+        server = body.get("server") if isinstance(body, dict) else None
+        if not isinstance(server, dict):
+            raise Fault(400, "Invalid input for field/attribute server: "
+                             "'server' is a required property")
+        name = server.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise Fault(400, "Invalid input for field/attribute name: a "
+                             "non-empty string of at most 255 characters is required")
+        flavor_ref, image_ref = server.get("flavorRef"), server.get("imageRef")
+        if not flavor_ref:
+            raise Fault(400, "Invalid input for field/attribute flavorRef: "
+                             "'flavorRef' is a required property")
+        ctxt = self._ctx()
+        flavor = self.conductor.flavor_find(ctxt, ref=str(flavor_ref))
+        if flavor is None:
+            raise Fault(400, f"Flavor {flavor_ref} could not be found.")
+        image = None
+        if image_ref:
+            image = self.conductor.image_find(ctxt, ref=str(image_ref))
+            if image is None:
+                raise Fault(400, f"Image {image_ref} could not be found.")
+        created = self.conductor.instance_create(
+            ctxt, name=name, flavor_id=flavor["id"],
+            image_id=image["id"] if image else None,
+            request_id=context.request_id())
+        inst, task = created["instance"], created["task"]
+        try:
+            host = self.scheduler.select_destinations(
+                ctxt, flavor=flavor, request_id=context.request_id())
+            self.conductor.instance_update(ctxt, uuid=inst["uuid"],
+                                           values={"host": host})
+            self.compute.build_and_run_instance(ctxt, host, inst["uuid"], task["id"])
+        except Exception as exc:
+            # Accepted all the same, as nova does: the server goes to ERROR
+            # and its task says why.
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            LOG.warning("boot of %s failed before the compute: %s", inst["uuid"], reason)
+            self.conductor.instance_update(ctxt, uuid=inst["uuid"], values={
+                "status": "ERROR", "task_state": None, "fault": reason})
+            self.conductor.task_finish(ctxt, task_id=task["id"], status="failed",
+                                       reason=reason)
+        view = _server_view(req, inst, brief=True)
+        view.update({"adminPass": "fake-lab", "OS-DCF:diskConfig": "MANUAL",
+                     "security_groups": [{"name": "default"}]})
+        return _json(202, {"server": view, "task": {"id": task["id"]},
+                           "api_pid": os.getpid()},
+                     headers={"Location": view["links"][0]["href"],
+                              "x-fake-lab-task-id": task["id"]})
+
+    def _servers(self, req):
+        return self.conductor.instance_list(
+            self._ctx(), name=req.params.get("name"),
+            status=req.params.get("status"), limit=req.params.get("limit"))
+
+    def server_list(self, req):
+        return _json(200, {"servers": [_server_view(req, i, brief=True)
+                                       for i in self._servers(req)]})
+
+    def server_detail(self, req):
+        return _json(200, {"servers": [_server_view(req, i) for i in self._servers(req)]})
+
+    def _instance(self, server_id):
+        inst = self.conductor.instance_get(self._ctx(), uuid=server_id)
+        if inst is None:
+            raise Fault(404, f"Instance {server_id} could not be found.")
+        return inst
+
+    def server_show(self, req, id):
+        return _json(200, {"server": _server_view(req, self._instance(id))})
+
+    def server_delete(self, req, id):
+        self._instance(id)
+        self.conductor.instance_delete(self._ctx(), uuid=id)
+        return webob.Response(status=204)
+
+    # -- flavors and tasks ----------------------------------------------------
+
+    def flavor_list(self, req):
+        return _json(200, {"flavors": [_flavor_view(req, f, brief=True)
+                                       for f in self.conductor.flavor_list(self._ctx())]})
+
+    def flavor_detail(self, req):
+        return _json(200, {"flavors": [_flavor_view(req, f)
+                                       for f in self.conductor.flavor_list(self._ctx())]})
+
+    def flavor_show(self, req, id):
+        flavor = next((f for f in self.conductor.flavor_list(self._ctx())
+                       if f["id"] == id), None)
+        if flavor is None:
+            raise Fault(404, f"Flavor {id} could not be found.")
+        return _json(200, {"flavor": _flavor_view(req, flavor)})
+
+    def task_list(self, req):
+        return _json(200, {"tasks": self.conductor.task_list(
+            self._ctx(), status=req.params.get("status"))})
+
+    def task_show(self, req, id):
+        task = self.conductor.task_get(self._ctx(), task_id=id)
+        if task is None:
+            raise Fault(404, f"Task {id} could not be found.")
+        return _json(200, {"task": task})

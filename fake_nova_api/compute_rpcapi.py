@@ -37,6 +37,12 @@ class ComputeAPI:
         client = self.router.client(context)
         client.prepare().cast(context, "record", payload=payload)
 
+    def build_and_run_instance(self, context, host, instance_uuid, task_id):
+        client = self.router.client(context)
+        client.prepare(server=host).cast(context, "build_and_run_instance",
+                                         instance_uuid=instance_uuid,
+                                         task_id=task_id)
+
 
 def reset():
     """Forget the router (tests and cleanup)."""

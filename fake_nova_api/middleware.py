@@ -2,11 +2,11 @@
 
 import logging
 import os
-import uuid
 
 import webob.dec
 
 from fake_nova_api import api
+from fake_service import context
 
 LOG = logging.getLogger(__name__)
 
@@ -23,14 +23,16 @@ class RequestId:
 
     @webob.dec.wsgify
     def __call__(self, req):
-        request_id = "req-" + str(uuid.uuid4())
+        request_id = context.new_request_id()
         req.environ["fake_lab.request_id"] = request_id
+        context.set_request_id(request_id)
         LOG.info("%s %s %s", request_id, req.method, req.path_qs)
         resp = req.get_response(self.app)
         resp.headers["x-openstack-request-id"] = request_id
         resp.headers["x-fake-lab-worker-pid"] = str(os.getpid())
         LOG.info("%s %s %s -> %s", request_id, req.method, req.path_qs,
                  resp.status_int)
+        context.set_request_id(None)
         return resp
 
 

@@ -26,6 +26,15 @@ lab_opts = [
     cfg.BoolOpt("debug", default=False,
                 help="Log at DEBUG level (oslo.messaging's pool and "
                      "connection messages included)."),
+    cfg.ListOpt("services", default=["compute"],
+                item_type=cfg.types.String(choices=("compute", "scheduler",
+                                                    "conductor")),
+                help="The fake services a run starts beside the API: "
+                     "compute only for the heartbeat scenarios; conductor, "
+                     "scheduler and compute for nova's boot flow."),
+    cfg.IntOpt("compute_hosts", default=1, min=1, max=32,
+               help="How many fake compute hosts (fake-compute-1..N), each "
+                    "its own process on topic compute.<host>."),
     cfg.FloatOpt("broker_wait", default=0, min=0,
                  help="Seconds an RPC server waits for the broker's port to "
                       "answer before it connects, so that it can be started "
@@ -59,6 +68,15 @@ compute_opts = [
                help="The oslo.messaging executor of the RPC server; unset "
                     "follows the process: eventlet when monkey-patched, "
                     "threading otherwise (as oslo.messaging >= 12 does)."),
+    cfg.FloatOpt("step_delay", default=0.05, min=0,
+                 help="Seconds of fake work in each build step (networking, "
+                      "block_device_mapping, spawning)."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of the fake cloud's database; the lab "
+                    "uses SQLite in the run directory when unset."),
 ]
 
 uwsgi_opts = [
@@ -80,6 +98,7 @@ GROUPS = {
     "api": api_opts,
     "compute": compute_opts,
     "uwsgi": uwsgi_opts,
+    "database": database_opts,
 }
 
 

@@ -1,7 +1,7 @@
 """One log format for every process of the lab.
 
 Each line carries a UTC timestamp with microseconds, the program and PID, and
-the request id when there is one, so that lines of the broker, the API and the
+the request id (``[req-...]``, ``[-]`` when none), so that lines of the broker, the API and the
 services can be merged on one time axis and matched to a connection (whose
 AMQP name is ``program:pid:uuid``).
 """
@@ -11,8 +11,10 @@ import os
 import sys
 import time
 
+from fake_service import context
+
 FORMAT = ("%(asctime)s %(program)s[%(process)d] %(levelname)s %(name)s "
-          "%(message)s")
+          "[%(request_id)s] %(message)s")
 
 
 class _Formatter(logging.Formatter):
@@ -30,6 +32,7 @@ class _ProgramFilter(logging.Filter):
 
     def filter(self, record):
         record.program = self.program
+        record.request_id = context.request_id() or "-"
         return True
 
 

@@ -24,7 +24,8 @@ MISSED_HEARTBEATS = "missed heartbeats from client"
 
 _CLIENT_LINE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) (?P<program>[^\[ ]+)"
-    r"\[(?P<pid>\d+)\] (?P<level>[A-Z]+) (?P<logger>\S+) (?P<msg>.*)$")
+    r"\[(?P<pid>\d+)\] (?P<level>[A-Z]+) (?P<logger>\S+) "
+    r"(?:\[(?P<request_id>[^\]]*)\] )?(?P<msg>.*)$")
 
 # What the rabbit driver logs when a connection dies and comes back; the
 # heartbeat warning was spelled "heartbeart" before oslo.messaging 9.8.0.
@@ -35,7 +36,7 @@ CLIENT_MARKERS = (
                                      r"occurred")),
     ("unreachable", re.compile(r"AMQP server on \S+ is unreachable")),
     ("reconnected", re.compile(r"Reconnected to AMQP server")),
-    ("heartbeat-check", re.compile(r"^heartbeat-check ")),
+    ("heartbeat-check", re.compile(r"heartbeat-check connection=")),
     ("messaging-timeout", re.compile(r"MessagingTimeout|Timed out waiting for a reply")),
 )
 _CHECK = re.compile(r"connection=(?P<name>\S+) purpose=(?P<purpose>\S+) "

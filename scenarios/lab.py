@@ -15,11 +15,17 @@ import threading
 import time
 
 from fake_service import broker as broker_mod
-from fake_service import monkey_patch, procs
+from fake_service import db, monkey_patch, procs
+from fake_service.errors import UsageError
 from scenarios import containers, pyenvs
 from scenarios import settings as settings_mod
 
-READY_COMPUTE = re.compile(r"RPC server started")
+READY = re.compile(r"RPC server started")
+
+
+def _masked(url):
+    """A database URL fit to print: no password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 class Lab:
@@ -34,14 +40,15 @@ class Lab:
         self.pyenv = pyenv
         self.api_port = api_port
         self.container = None
-        self.compute = None
+        self.services = {}
+        self.database_url = None
         self.timings = {}
 
-    def _service_files(self, name):
+    def _service_files(self, name, extra=None):
         """The run's config files plus one that names this service's log."""
         own = settings_mod.write_ini(
             self.run.file("etc", f"31-{name}.conf"),
-            {"lab": {"log_file": self.run.log(name)}})
+            {"lab": {"log_file": self.run.log(name)}, **(extra or {})})
         return self.settings.files + [self.lab_conf, own]
 
     def _env(self):
@@ -74,19 +81,23 @@ class Lab:
                          epmd=self.broker.epmd_port)
         self.run.write_json("ports.json", ports)
         # What the lab owns goes last, so no other file can override it.
+        owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost)},
+                 "lab": {"broker_wait": 60}}
+        if {"conductor", "scheduler"} & set(self.settings.get("lab", "services")):
+            self.database_url = self._database()
+            owned["database"] = {"connection": self.database_url}
         self.lab_conf = settings_mod.write_ini(
-            self.run.file("etc", "30-lab.conf"),
-            {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost)},
-             "lab": {"broker_wait": 60}}, mode=0o600)
+            self.run.file("etc", "30-lab.conf"), owned, mode=0o600)
 
         env = self._env()
-        compute = self.pyenv.binary("fake-compute")
-        argv = [compute] if compute and self.pyenv.is_lab else [
-            self.pyenv.python, "-m", "fake_compute.service"]
-        for f in self._service_files("fake-compute"):
-            argv += ["--config-file", f]
-        self.compute = procs.spawn("fake-compute", argv,
-                                   self.run.log("fake-compute.out"), env=env)
+        for name, role, extra in self._service_specs():
+            binary = self.pyenv.binary(f"fake-{role}")
+            argv = [binary] if binary and self.pyenv.is_lab else [
+                self.pyenv.python, "-m", "fake_compute.service", role]
+            for f in self._service_files(name, extra):
+                argv += ["--config-file", f]
+            self.services[name] = procs.spawn(name, argv, self.run.log(name + ".out"),
+                                              env=env)
 
         api_env = dict(env)
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
@@ -96,18 +107,49 @@ class Lab:
         if self.own_broker:
             self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
         self.timings["broker_boot"] = time.monotonic() - started
-        procs.wait_until(self._compute_ready, self.compute,
-                         "its RPC server started", 60,
-                         log_path=self.run.log("fake-compute"))
+        for name, daemon in self.services.items():
+            procs.wait_until(lambda n=name: self._service_ready(n), daemon,
+                             "its RPC server started", 60,
+                             log_path=self.run.log(name))
         self.container.wait_ready()
         self.timings["services_up"] = time.monotonic() - started
 
-    def _compute_ready(self):
+    def _service_specs(self):
+        """(name, role, extra options) of each fake service to start."""
+        services = self.settings.get("lab", "services")
+        specs = [(f"fake-{role}", role, {}) for role in ("conductor", "scheduler")
+                 if role in services]
+        if "compute" in services:
+            for n in range(1, self.settings.get("lab", "compute_hosts") + 1):
+                host = f"fake-compute-{n}"
+                specs.append((host, "compute", {"compute": {"host": host}}))
+        return specs
+
+    def _service_ready(self, name):
         try:
-            with open(self.run.log("fake-compute"), errors="replace") as f:
-                return bool(READY_COMPUTE.search(f.read()))
+            with open(self.run.log(name), errors="replace") as f:
+                return bool(READY.search(f.read()))
         except OSError:
             return False
+
+    def _database(self):
+        """The run's database URL (SQLite in the run directory unless one is
+        given), its schema and fake hosts created; UsageError if unusable."""
+        url = self.settings.database_url or (
+            "sqlite:///" + self.run.file("fake-lab.sqlite"))
+        hosts = [f"fake-compute-{n}" for n in range(
+            1, self.settings.get("lab", "compute_hosts") + 1)]
+        try:
+            db.create_schema(url, hosts)
+        except Exception as exc:  # SQLAlchemy's errors are many and verbose
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UsageError(f"the database {_masked(url)} is not usable: {message}")
+        return url
+
+    def stop_service(self, name):
+        """Stop one fake service (a fault: e.g. a compute host going away)."""
+        daemon = self.services.pop(name)
+        daemon.stop(grace=10)
 
     @property
     def api_url(self):
@@ -121,14 +163,15 @@ class Lab:
         stoppers = []
         if self.container is not None:
             stoppers.append(self.container.stop)
-        if self.compute is not None:
-            stoppers.append(lambda: self.compute.stop(grace=10))
+        for daemon in self.services.values():
+            stoppers.append(lambda d=daemon: d.stop(grace=10))
         threads = [threading.Thread(target=f) for f in stoppers]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        self.container = self.compute = None
+        self.container = None
+        self.services = {}
         if self.own_broker:
             self.broker.stop()
         return time.monotonic() - started

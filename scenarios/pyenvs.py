@@ -25,7 +25,8 @@ from fake_service.errors import UsageError
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(REPO, "etc", "constraints")
 DEPS = ("latest", "series")
-SERVICE_PACKAGES = ["eventlet", "PasteDeploy", "Paste", "WebOb", "oslo.config"]
+SERVICE_PACKAGES = ["eventlet", "PasteDeploy", "Paste", "WebOb", "oslo.config",
+                    "SQLAlchemy"]
 CONTAINER_PACKAGES = ["uwsgi", "mod_wsgi"]
 PROBE = """
 import json

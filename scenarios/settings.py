@@ -38,6 +38,10 @@ AXES = {
                              "seconds an RPC call waits for its reply"),
     "broker_timeout": ("lab", "broker_timeout",
                        "seconds to wait for the private broker to boot"),
+    "database": ("database", "connection",
+                 "SQLAlchemy URL of the fake cloud's database (default: "
+                 "SQLite in the run directory)"),
+    "step_delay": ("compute", "step_delay", "seconds of fake work per build step"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
     "uwsgi_enable_threads": ("uwsgi", "enable_threads", "true or false"),
@@ -90,9 +94,14 @@ class Settings:
         self.values = {}
         groups = {g: [o.dest for o in opts] for g, opts in lab_conf.list_opts()}
         groups.update(RECORDED)
+        secret = {(g, o.dest) for g, opts in lab_conf.list_opts()
+                  for o in opts if o.secret}
         for group, names in groups.items():
             section = conf if group == "DEFAULT" else conf[group]
-            self.values[group] = {n: section[n] for n in names}
+            self.values[group] = {
+                n: ("***" if (group, n) in secret and section[n] else section[n])
+                for n in names}
+        self.database_url = conf.database.connection
         # Axes whose option this oslo.messaging does not have (e.g.
         # heartbeat_in_pthread on 18.x) are passed on as they were given.
         for axis, (group, option, _) in AXES.items():

@@ -1,0 +1,124 @@
+"""The fake cloud's database, through SQLAlchemy (SQLite in the run
+directory by default; any SQLAlchemy URL by ``[database] connection``).
+
+Tables: ``flavors``, ``images``, ``hosts`` (the fake compute hosts and their
+free capacity), ``instances`` (nova's status, task_state and power_state),
+``tasks`` (every asynchronous API operation, tracked to completion) and
+``builds`` (one row each time a compute host really builds an instance, so
+that a checker can count duplicates).
+"""
+
+import datetime
+import threading
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+flavors = sa.Table(
+    "flavors", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), unique=True, nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("ram", sa.Integer, nullable=False),
+    sa.Column("disk", sa.Integer, nullable=False))
+
+images = sa.Table(
+    "images", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), unique=True, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, default="active"))
+
+hosts = sa.Table(
+    "hosts", metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("vcpus_free", sa.Integer, nullable=False),
+    sa.Column("ram_free", sa.Integer, nullable=False))
+
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("flavor_id", sa.String(36), nullable=False),
+    sa.Column("image_id", sa.String(36)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("task_state", sa.String(64)),
+    sa.Column("power_state", sa.String(32), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("fault", sa.Text),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False))
+
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(36)),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime))
+
+builds = sa.Table(
+    "builds", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_uuid", sa.String(36), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False))
+
+FLAVORS = [("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20),
+           ("3", "m1.medium", 2, 4096, 40), ("4", "m1.large", 4, 8192, 80)]
+IMAGES = [("6f0b1c9e-1f7a-4a8e-9f1e-0c2b7d8a9e01", "cirros")]
+IN_PROGRESS, COMPLETED, FAILED = "in-progress", "completed", "failed"
+
+_engines = {}
+_lock = threading.Lock()
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def engine(url):
+    """One engine per URL and process."""
+    with _lock:
+        if url not in _engines:
+            kwargs = {}
+            if url.startswith("sqlite"):
+                # Several processes write one file: wait for the lock rather
+                # than fail, and let any thread use the connection.
+                kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            _engines[url] = sa.create_engine(url, **kwargs)
+        return _engines[url]
+
+
+def create_schema(url, host_names, vcpus=64, ram=262144):
+    """Create the tables and the fake cloud's flavors, image and hosts."""
+    eng = engine(url)
+    metadata.create_all(eng)
+    if url.startswith("sqlite"):
+        with eng.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    with eng.begin() as conn:
+        if not conn.execute(sa.select(sa.func.count()).select_from(flavors)).scalar():
+            conn.execute(flavors.insert(), [dict(zip(("id", "name", "vcpus", "ram",
+                                                      "disk"), f)) for f in FLAVORS])
+            conn.execute(images.insert(), [{"id": i, "name": n, "status": "active"}
+                                           for i, n in IMAGES])
+        for name in host_names:
+            conn.execute(hosts.insert(), [{"name": name, "vcpus_free": vcpus,
+                                           "ram_free": ram}])
+
+
+def row(result):
+    found = result.mappings().first()
+    return dict(found) if found else None
+
+
+def rows(result):
+    return [dict(r) for r in result.mappings().all()]
