@@ -66,7 +66,9 @@ def main(argv=None, role="compute"):
              prog=prog)
         executor = conf.compute.executor or (
             "eventlet" if monkey_patch.is_patched() else "threading")
-        logs.setup(prog, conf.lab.log_file, conf.lab.debug)
+        # A compute host logs under its host name: several run side by side.
+        logs.setup(conf.compute.host if role == "compute" else prog,
+                   conf.lab.log_file, conf.lab.debug)
         topic, server_name, endpoints = _endpoints(role, conf)
     except (cfg.Error, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

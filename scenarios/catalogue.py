@@ -8,7 +8,8 @@ import tomllib
 from fake_service.errors import UsageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OPS = ("call", "cast", "idle", "list-connections")
+OPS = ("call", "cast", "idle", "list-connections", "boot", "read", "settle",
+       "stop-service")
 
 
 def names():

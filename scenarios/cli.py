@@ -23,6 +23,7 @@ from fake_service.errors import LabError, UsageError
 from scenarios import bisect as bisect_mod
 from scenarios import catalogue, checkers, runner, settings, soak
 from scenarios import matrix as matrix_mod
+from scenarios import trace as trace_mod
 from scenarios.rundir import RunDir
 
 EPILOG = __doc__.split("\n\n", 1)[1]
@@ -118,6 +119,12 @@ def build_parser():
                         "e.g. executor=eventlet container=uwsgi")
     bisect.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
+
+    tracer = sub.add_parser("trace", help="one request's path across every "
+                            "process of a run, in time order")
+    tracer.add_argument("run_dir")
+    tracer.add_argument("request_id", help="e.g. req-... (from history.jsonl, "
+                        "a result's evidence, or an x-openstack-request-id header)")
 
     check = sub.add_parser("check", help="judge a run directory again, "
                            "without running anything")
@@ -274,6 +281,16 @@ def _cmd_bisect(args):
     return errors.EXIT_OK if first else errors.EXIT_EXPECTATION
 
 
+def _cmd_trace(args):
+    lines = trace_mod.trace(args.run_dir, args.request_id)
+    if not lines:
+        raise UsageError(f"no log line of {args.run_dir} mentions {args.request_id}")
+    start = lines[0][0]
+    for when, line in lines:
+        print(f"+{when - start:7.3f}s {line}")
+    return errors.EXIT_OK
+
+
 def _cmd_check(args):
 
     run = RunDir(args.run_dir)
@@ -291,7 +308,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
-                "matrix": _cmd_matrix, "bisect": _cmd_bisect,
+                "matrix": _cmd_matrix, "bisect": _cmd_bisect, "trace": _cmd_trace,
                 "check": _cmd_check}[args.command](args)
     except LabError as exc:
         message = str(exc)

@@ -11,6 +11,7 @@ can be merged with the logs' timestamps.
 import itertools
 import json
 import os
+import threading
 import time
 
 from fake_service.errors import StorageError
@@ -23,12 +24,17 @@ class History:
         self.path = path
         self.started = started if started is not None else time.time()
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()
         try:
             self._file = open(path, "a", buffering=1)
         except OSError as exc:
             raise StorageError(f"cannot write the history {path}: {exc.strerror}")
 
     def _write(self, record):
+        with self._lock:  # boots are recorded from several threads
+            return self._write_locked(record)
+
+    def _write_locked(self, record):
         now = time.time()
         line = {"time": round(now, 6), "t": round(now - self.started, 6)}
         line.update(record)

@@ -6,10 +6,16 @@ Steps (the ``[[workload]]`` tables of a scenario):
 - ``idle``: send nothing for ``heartbeat_timeouts`` x the heartbeat timeout,
   or until the broker has closed every connection of the API worker
   (``until = "api-connections-closed"``);
-- ``list-connections``: record the broker's own connection listing.
+- ``list-connections``: record the broker's own connection listing;
+- ``boot``: ``count`` POST /v2.1/servers, ``concurrency`` at a time, at most
+  ``rate`` per second, each recorded with its request id, server and task;
+- ``settle``: wait (at most ``seconds``) until no task is in progress;
+- ``read``: ``count`` GET /v2.1/servers/detail.
 """
 
+import concurrent.futures
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,22 +37,28 @@ class Player:
         for step in steps:
             getattr(self, "_" + step["op"].replace("-", "_"))(step)
 
-    def _request(self, step, op):
-        method, path = PATHS[op]
+    def _request(self, step, op, method=None, path=None, body=None, quiet=False):
+        """One HTTP request as a history operation; returns (outcome, value)."""
+        if method is None:
+            method, path = PATHS[op]
+            body = step.get("payload", {}) if method == "POST" else None
         name = step.get("name", op)
         timeout = self.settings.get("DEFAULT", "rpc_response_timeout") + 10
-        body = json.dumps(step.get("payload", {})).encode() if method == "POST" else None
-        req = urllib.request.Request(self.lab.api_url + path, data=body,
-                                     method=method)
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.lab.api_url + path, data=data,
+                                     method=method,
+                                     headers={"Content-Type": "application/json"})
         op_id = self.history.invoke(op, name=name, method=method, path=path)
         started = time.monotonic()
         outcome, value = INFO, {}
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, data = resp.status, resp.read()
+                value["request_id"] = resp.headers.get("x-openstack-request-id")
             outcome = OK
         except urllib.error.HTTPError as exc:
             status, data = exc.code, exc.read()
+            value["request_id"] = exc.headers.get("x-openstack-request-id")
             # A 504 is an RPC timeout: the call may or may not have run.
             outcome = INFO if status == 504 else FAIL
         except TimeoutError:
@@ -63,9 +75,15 @@ class Player:
                      api_pid=decoded.get("api_pid"))
         if value["api_pid"] and outcome == OK:
             self.api_pid = value["api_pid"]
+        if op == "boot" and outcome == OK:
+            value["server_id"] = decoded.get("server", {}).get("id")
+            value["task_id"] = decoded.get("task", {}).get("id")
+            value.pop("body")
         self.history.complete(op_id, op, outcome, name=name, **value)
-        self.say(f"  {name}: {method} {path} -> "
-                 f"{status or value.get('error')} in {latency:.3f} s")
+        if not quiet:
+            self.say(f"  {name}: {method} {path} -> "
+                     f"{status or value.get('error')} in {latency:.3f} s")
+        return outcome, value
 
     def _call(self, step):
         self._request(step, "call")
@@ -101,6 +119,69 @@ class Player:
         mine = [c for c in evidence.broker_connections(self.lab.broker.log_file)
                 if c["pid"] == self.api_pid]
         return bool(mine) and all(c["closed"] is not None for c in mine)
+
+    def _boot(self, step):
+        count = step.get("count", 1)
+        concurrency = step.get("concurrency", 1)
+        interval = 1.0 / step["rate"] if step.get("rate") else 0.0
+        name = step.get("name", "boot")
+        started = time.monotonic()
+        outcomes = {}
+        lock = threading.Lock()
+
+        def one(n):
+            body = {"server": {"name": f"{name}-{n}",
+                               "flavorRef": step.get("flavor", "m1.tiny"),
+                               "imageRef": step.get("image", "cirros")}}
+            outcome, value = self._request(
+                {"name": f"{name}-{n}"}, "boot", "POST", "/v2.1/servers", body,
+                quiet=True)
+            with lock:
+                outcomes.setdefault(outcome, []).append(value["latency"])
+
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            futures = []
+            for n in range(1, count + 1):
+                delay = started + (n - 1) * interval - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                futures.append(pool.submit(one, n))
+            for f in futures:
+                f.result()
+        self.say(f"  {name}: {count} boot(s) in {time.monotonic() - started:.2f} s: "
+                 + ", ".join(f"{len(v)} {k} (max {max(v):.2f} s)"
+                             for k, v in sorted(outcomes.items())))
+
+    def _read(self, step):
+        for n in range(step.get("count", 1)):
+            self._request({"name": step.get("name", "read")}, "read", "GET",
+                          "/v2.1/servers/detail", quiet=True)
+
+    def _settle(self, step):
+        """Wait until no task is in progress (or ``seconds`` pass)."""
+        deadline = time.monotonic() + step.get("seconds", 30)
+        started = time.monotonic()
+        pending = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                        self.lab.api_url + "/v2.1/tasks?status=in-progress",
+                        timeout=10) as resp:
+                    pending = len(json.loads(resp.read())["tasks"])
+            except (OSError, ValueError, KeyError):
+                pending = None
+            if pending == 0:
+                break
+            time.sleep(0.2)
+        waited = time.monotonic() - started
+        self.history.event("settled", in_progress=pending, seconds=round(waited, 3))
+        self.say(f"  settle: {pending} task(s) still in progress after {waited:.2f} s")
+
+    def _stop_service(self, step):
+        """A fault: stop one fake service (e.g. a compute host) by name."""
+        self.lab.stop_service(step["service"])
+        self.history.event("service-stopped", service=step["service"])
+        self.say(f"  stopped {step['service']}")
 
     def _list_connections(self, step):
         try:

@@ -1,0 +1,36 @@
+"""``fake-lab trace RUN REQUEST_ID``: one request's path across every process
+of a run, in time order: the "log, log and log" of seed 000, without
+Logstash. Every lab process puts the request id on each line it logs while
+handling that request (the API, the conductor, the scheduler, the compute
+hosts), so a merge of the run's logs on their timestamps is the trace.
+"""
+
+import glob
+import os
+
+from fake_service.errors import UsageError
+from scenarios import evidence
+
+
+def trace(run_dir, request_id):
+    """[(epoch, line)] of every log line of the request, in time order."""
+    logs = sorted(glob.glob(os.path.join(run_dir, "logs", "*.log")))
+    if not logs:
+        raise UsageError(f"{run_dir} has no logs/ to trace")
+    found = []
+    for path in logs:
+        last = None
+        with open(path, errors="replace") as f:
+            for raw in f:
+                raw = raw.rstrip("\n")
+                m = evidence._CLIENT_LINE.match(raw)
+                if m:
+                    last = None
+                    if m.group("request_id") == request_id or request_id in raw:
+                        last = (evidence._epoch(m.group("ts")), raw)
+                        found.append(last)
+                elif last is not None and raw.strip():
+                    # A traceback or other continuation of a traced line.
+                    found.append((last[0], "    " + raw))
+    found.sort(key=lambda item: item[0])
+    return found
