@@ -51,6 +51,7 @@ class ComputeManager:
             if instance is None:
                 raise RuntimeError(f"instance {instance_uuid} is gone")
             self.conductor.build_started(ctxt, uuid=instance_uuid, host=self.host)
+            time.sleep(self.step_delay)  # the claim, still task_state scheduling
             for step in BUILD_STEPS:
                 self.conductor.instance_update(
                     ctxt, uuid=instance_uuid, values={"task_state": step})
