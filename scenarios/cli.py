@@ -44,6 +44,16 @@ def _positive_int(text):
     return value
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _port(text):
     value = _positive_int(text)
     if value > 65535:
@@ -140,6 +150,7 @@ def _add_run_options(parser):
     boolean = dict(choices=("true", "false"))
     types = {"executor": dict(choices=("eventlet", "threading")),
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
+             "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean,
              "container": dict(choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"))}
     for axis, (group, option, text) in settings.AXES.items():

@@ -64,6 +64,9 @@ class Lab:
         self.container.check_installed()
         if self.api_port:
             procs.ensure_free(self.api_port, what="the API port")
+        # The database first: a bad URL must stop the run before any daemon.
+        if {"conductor", "scheduler"} & set(self.settings.get("lab", "services")):
+            self.database_url = self._database()
         if self.own_broker:
             self.broker.check_installed()
             self.broker.launch()
@@ -83,8 +86,7 @@ class Lab:
         # What the lab owns goes last, so no other file can override it.
         owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost)},
                  "lab": {"broker_wait": 60}}
-        if {"conductor", "scheduler"} & set(self.settings.get("lab", "services")):
-            self.database_url = self._database()
+        if self.database_url:
             owned["database"] = {"connection": self.database_url}
         self.lab_conf = settings_mod.write_ini(
             self.run.file("etc", "30-lab.conf"), owned, mode=0o600)

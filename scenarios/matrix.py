@@ -62,6 +62,8 @@ def parse_axes(specs):
             if name in CHOICES and v not in CHOICES[name]:
                 raise UsageError(f"axis {name}: {v!r} is not one of "
                                  f"{', '.join(CHOICES[name])}")
+            if name in ("database", "step_delay"):
+                continue
             if name not in CHOICES and name not in ENV_AXES and not v.isdigit():
                 raise UsageError(f"axis {name}: {v!r} is not a whole number")
         axes[name] = vals

@@ -128,5 +128,5 @@ def test_a_bad_database_url_is_one_line(lab):
     proc = lab.run("run", "boot-storm", "--database", "nosuchdriver://x/y")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.count("\n") == 1
-    assert "database" in proc.stderr
+    assert "the database nosuchdriver://x/y is not usable" in proc.stderr
     assert lab.leftovers() == []
