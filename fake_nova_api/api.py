@@ -30,14 +30,19 @@ from fake_service import context
 
 LOG = logging.getLogger(__name__)
 
-VERSION = {"id": "v2.1", "status": "CURRENT", "version": "2.1",
-           "min_version": "2.1", "updated": "2013-07-23T11:33:21Z",
+MIN_VERSION, MAX_VERSION = (2, 1), (2, 38)  # 2.37: networks "none"
+VERSION = {"id": "v2.1", "status": "CURRENT",
+           "version": "%d.%d" % MAX_VERSION, "min_version": "%d.%d" % MIN_VERSION,
+           "updated": "2013-07-23T11:33:21Z",
+           "media-types": [{"base": "application/json",
+                            "type": "application/vnd.openstack.compute+json;version=2.1"}],
            "links": [{"rel": "self", "href": "/v2.1/"}]}
 POWER_STATES = {"NOSTATE": 0, "Running": 1, "Shutdown": 4}
 VM_STATES = {"BUILD": "building", "ACTIVE": "active", "ERROR": "error",
              "DELETED": "deleted"}
-FAULT_KEYS = {400: "badRequest", 404: "itemNotFound", 406: "notAcceptable",
-              409: "conflictingRequest"}
+# nova's Fault names; any other status is a computeFault (406 included).
+FAULT_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden",
+              404: "itemNotFound", 405: "badMethod", 409: "conflictingRequest"}
 
 
 class Fault(Exception):

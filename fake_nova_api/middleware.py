@@ -53,3 +53,54 @@ class FaultWrapper:
         except Exception as exc:
             LOG.exception("unexpected error")
             return api.fault(500, f"{type(exc).__name__}: {exc}")
+
+
+class Microversion:
+    """Compute API microversions as nova negotiates them: the request's
+    ``OpenStack-API-Version: compute X.Y`` (or the legacy
+    ``X-OpenStack-Nova-API-Version``), ``latest`` for the maximum, 2.1 when
+    absent; one outside [min, max] is refused with 406. The response says
+    which version served it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        return cls
+
+    @staticmethod
+    def requested(req):
+        header = req.headers.get("OpenStack-API-Version", "")
+        for part in header.split(","):
+            service, _, value = part.strip().partition(" ")
+            if service.lower() == "compute" and value.strip():
+                return value.strip()
+        return req.headers.get("X-OpenStack-Nova-API-Version", "").strip() or None
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        text = self.requested(req)
+        low, high = api.MIN_VERSION, api.MAX_VERSION
+        if text is None:
+            version = low
+        elif text.lower() == "latest":
+            version = high
+        else:
+            try:
+                major, minor = (int(p) for p in text.split("."))
+                version = (major, minor)
+            except ValueError:
+                return api.fault(400, f"Invalid format of the requested API "
+                                      f"version: {text}")
+            if not low <= version <= high:
+                return api.fault(406, "Version %s is not supported by the API. "
+                                      "Minimum is %d.%d and maximum is %d.%d."
+                                 % ((text,) + low + high))
+        req.environ["fake_lab.microversion"] = version
+        resp = req.get_response(self.app)
+        served = "%d.%d" % version
+        resp.headers["OpenStack-API-Version"] = f"compute {served}"
+        resp.headers["X-OpenStack-Nova-API-Version"] = served
+        resp.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+        return resp

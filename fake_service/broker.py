@@ -179,13 +179,14 @@ class PrivateBroker:
         self.epmd = procs.spawn(
             "epmd", [self.epmd_bin, "-port", str(self.epmd_port),
                      "-address", HOST],
-            os.path.join(self.log_dir, "epmd.log"), env=env, cwd=self.workdir)
+            os.path.join(self.log_dir, "epmd.log"), env=env, cwd=self.workdir,
+            owner=self.workdir)
         procs.wait_until(lambda: procs.port_open(self.epmd_port), self.epmd,
                          "listening", 10)
         self.node = procs.spawn(
             "rabbitmq-server", [self.server_bin],
             os.path.join(self.log_dir, "broker-stdout.log"),
-            env=env, cwd=self.workdir)
+            env=env, cwd=self.workdir, owner=self.workdir)
         return self
 
     def wait_ready(self, timeout=60):

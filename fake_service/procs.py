@@ -40,9 +40,21 @@ class Daemon:
         return kill_tree(self.popen, sig=sig, grace=grace)
 
 
-def spawn(name, argv, log_path, env=None, cwd=None):
-    """Start ``argv`` in a new session with stdout/stderr to ``log_path``."""
+# Every daemon carries its owner (a run directory) in this environment
+# variable, inherited by all it forks: how a run's processes are found again
+# once the runner that started them is gone. Only daemons get it, never the
+# user's shell (unlike the FAKE_LAB_* lines `fake-lab up` prints).
+OWNER_ENV = "FAKE_LAB_OWNER"
+
+
+def spawn(name, argv, log_path, env=None, cwd=None, owner=None):
+    """Start ``argv`` in a new session with stdout/stderr to ``log_path``;
+    ``owner`` (a directory) marks it and its descendants for
+    ``processes_under``."""
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    if owner is not None:
+        env = dict(os.environ if env is None else env)
+        env[OWNER_ENV] = os.path.abspath(owner)
     with open(log_path, "ab") as log:
         try:
             popen = subprocess.Popen(
@@ -127,21 +139,25 @@ def _still_alive(pids):
 
 
 def processes_under(path):
-    """Live PIDs whose command line names ``path`` or whose working directory
-    is inside it: how a run's leftovers are found without matching names."""
+    """[(pid, command line)] of the live processes owned by ``path`` or a
+    directory inside it (see OWNER_ENV): a run's leftovers, found without
+    matching names, and never a command that merely names the run."""
     path = os.path.abspath(path)
+    marks = (f"{OWNER_ENV}={path}\0".encode(), f"{OWNER_ENV}={path}/".encode())
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read() + b"\0"
+            if not any(mark in environ for mark in marks):
+                continue
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if cmdline and (path in cmdline or cwd == path
-                        or cwd.startswith(path + os.sep)):
+        if cmdline:  # zombies have none
             found.append((int(entry), cmdline.strip()))
     return found
 

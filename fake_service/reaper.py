@@ -11,8 +11,9 @@ Two mechanisms, because a killed process can run no cleanup of its own:
   but whose processes remain (say the reaper was killed too) are cleaned
   up then, and the run says so.
 
-Processes are found by the run directory in their command line or working
-directory (``procs.processes_under``), never by name.
+Processes are found by the owner mark every daemon of the run carries in
+its environment (``procs.OWNER_ENV``, see ``procs.processes_under``), never
+by name, and never a command that merely names the run directory.
 """
 
 import json

@@ -24,6 +24,7 @@ from scenarios import bisect as bisect_mod
 from scenarios import catalogue, checkers, runner, settings, soak
 from scenarios import matrix as matrix_mod
 from scenarios import trace as trace_mod
+from scenarios import up as up_mod
 from scenarios.rundir import RunDir
 
 EPILOG = __doc__.split("\n\n", 1)[1]
@@ -128,6 +129,22 @@ def build_parser():
                         metavar="NAME=VALUE", help="a fixed axis (repeatable), "
                         "e.g. executor=eventlet container=uwsgi")
     bisect.add_argument("--runs-dir", default=os.environ.get(
+        "FAKE_LAB_RUNS_DIR", "runs"))
+
+    upper = sub.add_parser("up", help="start a lab that stays up (broker, "
+                           "services, API, clouds.yaml) until Ctrl-C or "
+                           "fake-lab down", description=up_mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_options(upper)
+    upper.add_argument("--api-port", type=_port, default=0)
+    upper.add_argument("--daemon", action="store_true",
+                       help="return once ready, leaving the lab running: "
+                       'eval "$(fake-lab up --daemon)"')
+    downer = sub.add_parser("down", help="stop a lab started by fake-lab up")
+    downer.add_argument("run_dir", nargs="?",
+                        help="its run directory (default: $FAKE_LAB_RUN_DIR, "
+                        "else every running lab in --runs-dir)")
+    downer.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 
     tracer = sub.add_parser("trace", help="one request's path across every "
@@ -292,6 +309,27 @@ def _cmd_bisect(args):
     return errors.EXIT_OK if first else errors.EXIT_EXPECTATION
 
 
+def _cmd_up(args):
+    if args.daemon:
+        argv = [sys.executable, "-m", "scenarios.cli", "up", "--runs-dir",
+                os.path.abspath(args.runs_dir), *_run_argv(args)]
+        if args.api_port:
+            argv += ["--api-port", str(args.api_port)]
+        return up_mod.daemon(argv)
+    overrides = {axis: getattr(args, axis) for axis in settings.AXES}
+    try:
+        return up_mod.up(overrides, args.config_file, args.runs_dir, args.api_port,
+                         say=lambda s: print(s, flush=True))
+    except KeyboardInterrupt:
+        return errors.EXIT_INTERRUPTED
+
+
+def _cmd_down(args):
+    for target in up_mod.down(args.run_dir, args.runs_dir):
+        print(f"stopped the lab of {target}")
+    return errors.EXIT_OK
+
+
 def _cmd_trace(args):
     lines = trace_mod.trace(args.run_dir, args.request_id)
     if not lines:
@@ -320,6 +358,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
                 "matrix": _cmd_matrix, "bisect": _cmd_bisect, "trace": _cmd_trace,
+                "up": _cmd_up, "down": _cmd_down,
                 "check": _cmd_check}[args.command](args)
     except LabError as exc:
         message = str(exc)

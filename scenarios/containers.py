@@ -83,7 +83,7 @@ class UWSGI:
         ini = self.write_ini()
         self.daemon = procs.spawn("uwsgi", [self.binary, "--ini", ini],
                                   self.run.log("uwsgi"), env=self.env,
-                                  cwd=REPO)
+                                  cwd=REPO, owner=self.run.path)
         return self.daemon
 
     def wait_ready(self, timeout=60):
@@ -119,7 +119,8 @@ class Standalone:
         self.daemon = procs.spawn(
             "fake-nova-api", [self.pyenv.python, "-m", "fake_nova_api.server",
                               "--port", str(port)],
-            self.run.log("fake-nova-api.out"), env=env, cwd=REPO)
+            self.run.log("fake-nova-api.out"), env=env, cwd=REPO,
+            owner=self.run.path)
         return self.daemon
 
     def wait_ready(self, timeout=60):
@@ -217,7 +218,7 @@ class ModWSGI(Standalone):
                 "--startup-timeout", "15"]
         self.daemon = procs.spawn("mod_wsgi-express", argv,
                                   self.run.log("mod_wsgi-express"), env=env,
-                                  cwd=REPO)
+                                  cwd=REPO, owner=self.run.path)
         return self.daemon
 
 

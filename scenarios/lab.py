@@ -99,7 +99,7 @@ class Lab:
             for f in self._service_files(name, extra):
                 argv += ["--config-file", f]
             self.services[name] = procs.spawn(name, argv, self.run.log(name + ".out"),
-                                              env=env)
+                                              env=env, owner=self.run.path)
 
         api_env = dict(env)
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(

@@ -65,6 +65,14 @@ class Lab:
     def latest(self):
         return os.path.realpath(os.path.join(self.runs_dir, "latest"))
 
+    def stop_all(self):
+        """Stop whatever a failed test left in this runs directory, by PID."""
+        for pid, _ in procs.processes_under(self.runs_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def result(self):
         with open(os.path.join(self.latest, "result.json")) as f:
             return json.load(f)
@@ -90,10 +98,5 @@ def lab():
     lab = Lab(runs)
     yield lab
     # Whatever a failed test left behind is stopped here, by PID.
-    if os.path.exists(os.path.join(lab.runs_dir, "latest")):
-        for pid, _ in procs.processes_under(lab.latest):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    lab.stop_all()
     shutil.rmtree(runs, ignore_errors=True)
