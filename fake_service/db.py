@@ -110,9 +110,11 @@ def create_schema(url, host_names, vcpus=64, ram=262144):
                                                       "disk"), f)) for f in FLAVORS])
             conn.execute(images.insert(), [{"id": i, "name": n, "status": "active"}
                                            for i, n in IMAGES])
+        known = set(conn.execute(sa.select(hosts.c.name)).scalars())
         for name in host_names:
-            conn.execute(hosts.insert(), [{"name": name, "vcpus_free": vcpus,
-                                           "ram_free": ram}])
+            if name not in known:  # a database kept from an earlier run
+                conn.execute(hosts.insert(), [{"name": name, "vcpus_free": vcpus,
+                                               "ram_free": ram}])
 
 
 def row(result):

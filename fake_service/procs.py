@@ -231,10 +231,12 @@ def wait_until(check, daemon, what, timeout, log_path=None):
     runs out."""
     deadline = time.monotonic() + timeout
     while True:
-        if check():
+        # Alive first: a dead daemon must not pass on another's answer.
+        alive = daemon.alive()
+        if alive and check():
             return
         lines = (tail(log_path, 5) if log_path else []) or daemon.log_tail(5)
-        if not daemon.alive():
+        if not alive:
             last = " | ".join(lines) or "no output"
             raise DaemonFailed(f"{daemon.name} exited with code "
                            f"{daemon.popen.returncode} before {what}; "

@@ -113,6 +113,10 @@ def check_heartbeat_loss(run):
             if idle_checks else "" if observed else " (observation off)"))
     listed_alive = None
     for rec in [r for r in records if r.get("f") == "connections-listed"]:
+        if rec["value"].get("error"):
+            cited.append(f"rabbitmqctl list_connections failed at {t(rec['time'])}: "
+                         f"{rec['value']['error']}")
+            continue
         # The listing names a connection by its peer address; the broker
         # log gives each of the API's connections its peer address too.
         ports = {str(row["peer_port"]) for row in rec["value"].get("connections", [])}

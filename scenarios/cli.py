@@ -369,6 +369,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fake-lab: interrupted", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of the lab: one line, details on file
+        import tempfile
+        import traceback
+
+        fd, path = tempfile.mkstemp(prefix="fake-lab-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            traceback.print_exc(file=f)
+        print(f"fake-lab: internal error: {type(exc).__name__}: {exc} "
+              f"(traceback in {path}; please report it)", file=sys.stderr)
+        return errors.EXIT_DAEMON
 
 
 if __name__ == "__main__":

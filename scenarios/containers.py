@@ -30,11 +30,15 @@ def venv_binary(name):
 
 
 def wait_http(url, daemon, timeout):
+    """Until ``url`` answers 200 from a process of ``daemon``'s own tree (so
+    that another run's server on a reused port cannot pass for it)."""
     def answered():
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
-                return resp.status == 200
-        except OSError:
+                worker = resp.headers.get("x-fake-lab-worker-pid")
+                return resp.status == 200 and (
+                    worker is None or int(worker) in procs.tree(daemon.pid))
+        except (OSError, ValueError):
             return False
     procs.wait_until(answered, daemon, f"HTTP 200 from {url}", timeout)
 
@@ -87,7 +91,7 @@ class UWSGI:
         return self.daemon
 
     def wait_ready(self, timeout=60):
-        wait_http(f"http://127.0.0.1:{self.port}/", self.daemon, timeout)
+        wait_http(f"http://127.0.0.1:{self.port}/v2.1/", self.daemon, timeout)
 
     @property
     def url(self):
@@ -124,7 +128,7 @@ class Standalone:
         return self.daemon
 
     def wait_ready(self, timeout=60):
-        wait_http(f"http://127.0.0.1:{self.port}/", self.daemon, timeout)
+        wait_http(f"http://127.0.0.1:{self.port}/v2.1/", self.daemon, timeout)
 
     @property
     def url(self):
@@ -158,6 +162,10 @@ class ModWSGI(Standalone):
             pwd.getpwnam(self.USER)
         except KeyError:
             raise MissingComponent(f"user {self.USER} not found: install apache2")
+        if os.geteuid() != 0:
+            raise UsageError("the mod_wsgi container needs root: Apache's "
+                             f"daemon runs as {self.USER} and the lab hands "
+                             "it the run's files")
 
     def _share_with_apache(self, files):
         """The daemon processes run as www-data: give it the run's config
@@ -187,15 +195,20 @@ class ModWSGI(Standalone):
             self._tmp = None
 
     def _check_reachable(self):
-        """www-data must reach the run directory (config files, its log)."""
-        path = self.run.path
-        while path != os.path.dirname(path):
-            path = os.path.dirname(path)
-            if not os.stat(path).st_mode & 0o001:
-                raise UsageError(
-                    f"Apache's daemon runs as {self.USER}, which cannot reach "
-                    f"{self.run.path} ({path} is closed to other users): use a "
-                    "--runs-dir it can reach")
+        """www-data must reach the run directory (config files, its log) and
+        the Python it runs (a venv under a closed directory, such as tox's
+        .tox, made Apache's daemon fail to start Python, again and again)."""
+        for what, target, hint in (
+                ("the run directory", self.run.path, "use a --runs-dir it can reach"),
+                ("the Python environment", self.pyenv.prefix,
+                 "let others traverse the directories on its way (chmod o+x)")):
+            path = target
+            while path != os.path.dirname(path):
+                path = os.path.dirname(path)
+                if not os.stat(path).st_mode & 0o001:
+                    raise UsageError(
+                        f"Apache's daemon runs as {self.USER}, which cannot reach "
+                        f"{what} {target} ({path} is closed to other users): {hint}")
 
     def start(self, env, port):
         self.env, self.port = env, port

@@ -16,7 +16,7 @@ import time
 
 from fake_service import broker as broker_mod
 from fake_service import db, monkey_patch, procs
-from fake_service.errors import UsageError
+from fake_service.errors import DaemonFailed, UsageError
 from scenarios import containers, pyenvs
 from scenarios import settings as settings_mod
 
@@ -43,6 +43,14 @@ class Lab:
         self.services = {}
         self.database_url = None
         self.timings = {}
+        # stop() may come from another thread (a matrix being interrupted)
+        # while start() runs: what start() spawns after that is refused.
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def _spawning(self):
+        if self._stopping:
+            raise DaemonFailed("the lab was stopped while it was starting")
 
     def _service_files(self, name, extra=None):
         """The run's config files plus one that names this service's log."""
@@ -59,6 +67,8 @@ class Lab:
 
     def start(self):
         started = time.monotonic()
+        if self.own_broker:
+            self.broker.check_installed()
         container_cls = containers.CONTAINERS[self.settings.get("lab", "container")]
         self.container = container_cls(self.run, self.settings, self.pyenv)
         self.container.check_installed()
@@ -68,8 +78,9 @@ class Lab:
         if {"conductor", "scheduler"} & set(self.settings.get("lab", "services")):
             self.database_url = self._database()
         if self.own_broker:
-            self.broker.check_installed()
-            self.broker.launch()
+            with self._lock:
+                self._spawning()
+                self.broker.launch()
         else:  # a shared node: its log is the cell's broker log too
             os.symlink(os.path.relpath(self.broker.log_file, self.run.logs),
                        self.run.broker_log)
@@ -98,13 +109,18 @@ class Lab:
                 self.pyenv.python, "-m", "fake_compute.service", role]
             for f in self._service_files(name, extra):
                 argv += ["--config-file", f]
-            self.services[name] = procs.spawn(name, argv, self.run.log(name + ".out"),
-                                              env=env, owner=self.run.path)
+            with self._lock:
+                self._spawning()
+                self.services[name] = procs.spawn(
+                    name, argv, self.run.log(name + ".out"), env=env,
+                    owner=self.run.path)
 
         api_env = dict(env)
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
             self._service_files("fake-nova-api"))
-        self.container.start(api_env, self.api_port)
+        with self._lock:
+            self._spawning()
+            self.container.start(api_env, self.api_port)
 
         if self.own_broker:
             self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
@@ -160,20 +176,23 @@ class Lab:
     def stop(self):
         """Stop everything started, in parallel; returns the seconds it took."""
         started = time.monotonic()
+        with self._lock:
+            self._stopping = True
+            container, services = self.container, list(self.services.values())
         # The services first (in parallel), then the broker: stopped the
         # other way round, the services would log reconnect attempts.
         stoppers = []
-        if self.container is not None:
-            stoppers.append(self.container.stop)
-        for daemon in self.services.values():
+        if container is not None:
+            stoppers.append(container.stop)
+        for daemon in services:
             stoppers.append(lambda d=daemon: d.stop(grace=10))
         threads = [threading.Thread(target=f) for f in stoppers]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        self.container = None
-        self.services = {}
+        with self._lock:
+            self.services = {}
         if self.own_broker:
             self.broker.stop()
         return time.monotonic() - started

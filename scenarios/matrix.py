@@ -58,6 +58,8 @@ def parse_axes(specs):
         if name not in AXES:
             raise UsageError(f"unknown axis {name!r}; axes: {', '.join(AXES)}")
         vals = [v.strip() for v in values.split(",") if v.strip()]
+        if len(set(vals)) != len(vals):
+            raise UsageError(f"axis {name}: a value is given twice")
         for v in vals:
             if name in CHOICES and v not in CHOICES[name]:
                 raise UsageError(f"axis {name}: {v!r} is not one of "
@@ -176,15 +178,18 @@ class Matrix:
         runnable = [(c, env) for c in cells
                     for env in [self.prepare(c)] if env is not None]
         self.say(f"{len(runnable)} cell(s) to run, {self.jobs} at a time")
-        with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
-            futures = [pool.submit(self._run_cell, mdir, broker, c, env)
-                       for c, env in runnable]
-            try:
-                for f in futures:
-                    f.result()
-            except KeyboardInterrupt:
-                self._abort()
-                raise
+        pool = concurrent.futures.ThreadPoolExecutor(self.jobs)
+        futures = [pool.submit(self._run_cell, mdir, broker, c, env)
+                   for c, env in runnable]
+        try:
+            for f in futures:
+                f.result()
+        except (KeyboardInterrupt, runner.Interrupted):
+            # Queued cells must not start; running ones are stopped now.
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._abort()
+            raise
+        pool.shutdown(wait=True)
 
     def finish(self, mdir, cells):
         """Compare with the expectations; write matrix.md/json/html."""
@@ -213,6 +218,8 @@ class Matrix:
         def make_lab(resolved):
             lab = Lab(run, resolved, broker=broker, vhost=cell["id"], pyenv=env)
             with self.lock:
+                if self.stopping.is_set():
+                    raise runner.Interrupted("the matrix is stopping")
                 self.labs.add(lab)
             return lab
 
@@ -228,6 +235,9 @@ class Matrix:
             cell.update(status="error", verdict=checkers.UNKNOWN, reason=str(exc))
         except runner.Interrupted:
             cell.update(status="interrupted", verdict=checkers.UNKNOWN)
+        except Exception as exc:  # a bug of the lab: this cell only
+            cell.update(status="error", verdict=checkers.UNKNOWN,
+                        reason=f"lab crashed: {type(exc).__name__}: {exc}")
         finally:
             with self.lock:
                 self.labs = {lab for lab in self.labs if lab.run is not run}

@@ -105,15 +105,20 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                                     stdin=subprocess.DEVNULL,
                                     start_new_session=True)
             sent = None
-            if chaos:
-                delay, sig = rng.uniform(0.3, 12.0), rng.choice(SIGNALS)
-                try:
-                    proc.wait(timeout=delay)
-                except subprocess.TimeoutExpired:
-                    proc.send_signal(sig)
-                    sent = f"{sig.name} at {delay:.1f} s"
             try:
-                code = proc.wait(timeout=600)
+                if chaos:
+                    delay, sig = rng.uniform(0.3, 12.0), rng.choice(SIGNALS)
+                    try:
+                        proc.wait(timeout=delay)
+                    except subprocess.TimeoutExpired:
+                        proc.send_signal(sig)
+                        sent = f"{sig.name} at {delay:.1f} s"
+                try:
+                    code = proc.wait(timeout=600)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # its reaper cleans up after it
+                    code = proc.wait()
+                    sent = (sent or "") + " (killed: no end after 600 s)"
             except KeyboardInterrupt:
                 # The run is in a session of its own: pass the Ctrl-C on and
                 # let it clean up before the soak stops.

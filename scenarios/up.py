@@ -108,15 +108,22 @@ def daemon(argv, say=print):
                              stdin=subprocess.DEVNULL, start_new_session=True,
                              text=True)
     lines = []
-    for line in child.stdout:
-        if line.startswith(READY):
-            for kept in lines:
-                say(kept)
-            # From here the lab runs alone; its output is in its run directory.
-            child.stdout.close()
-            child.stderr.close()
-            return 0
-        lines.append(line.rstrip("\n"))
+    try:
+        for line in child.stdout:
+            if line.startswith(READY):
+                for kept in lines:
+                    say(kept)
+                # From here the lab runs alone; its output is in its run
+                # directory.
+                child.stdout.close()
+                child.stderr.close()
+                return 0
+            lines.append(line.rstrip("\n"))
+    except BaseException:
+        # Interrupted before the lab was ready: it must not stay up alone.
+        child.terminate()
+        child.wait(timeout=120)
+        raise
     child.wait()
     err = child.stderr.read().strip()
     raise DaemonFailed(err.splitlines()[-1] if err else

@@ -59,12 +59,16 @@ class Player:
         except urllib.error.HTTPError as exc:
             status, data = exc.code, exc.read()
             value["request_id"] = exc.headers.get("x-openstack-request-id")
-            # A 504 is an RPC timeout: the call may or may not have run.
-            outcome = INFO if status == 504 else FAIL
+            # A 5xx (a 504 is an RPC timeout) may come after the operation
+            # ran in part: its outcome is unknown, not a failure.
+            outcome = INFO if status >= 500 else FAIL
         except TimeoutError:
             status, data, value["error"] = None, b"", "HTTP timeout"
         except OSError as exc:
-            status, data, outcome = None, b"", FAIL
+            # Refused: nothing was sent. Anything else (a reset, a closed
+            # connection) may come after the request was received.
+            refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
+            status, data, outcome = None, b"", FAIL if refused else INFO
             value["error"] = f"{type(exc).__name__}: {exc}"
         latency = time.monotonic() - started
         try:
@@ -139,7 +143,8 @@ class Player:
             with lock:
                 outcomes.setdefault(outcome, []).append(value["latency"])
 
-        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(concurrency)
+        try:
             futures = []
             for n in range(1, count + 1):
                 delay = started + (n - 1) * interval - time.monotonic()
@@ -148,6 +153,11 @@ class Player:
                 futures.append(pool.submit(one, n))
             for f in futures:
                 f.result()
+        except BaseException:
+            # Interrupted: send no more boots, let the run clean up now.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         self.say(f"  {name}: {count} boot(s) in {time.monotonic() - started:.2f} s: "
                  + ", ".join(f"{len(v)} {k} (max {max(v):.2f} s)"
                              for k, v in sorted(outcomes.items())))

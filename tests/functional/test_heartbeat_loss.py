@@ -68,7 +68,7 @@ def test_a_taken_port_is_one_clear_line(lab, option):
         s.listen()
         port = s.getsockname()[1]
         proc = lab.run("run", "heartbeat-loss", option, str(port))
-    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.returncode == 5, proc.stdout + proc.stderr
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"127.0.0.1:{port} is not available" in proc.stderr
     assert lab.leftovers() == []
