@@ -3,18 +3,11 @@
 ``name`` and ``id`` filters) and ``GET /v2/images/<id>``, from the fake
 cloud's database through the conductor."""
 
-import json
-
-import webob
 import webob.dec
 
 from fake_compute import rpcapi
+from fake_nova_api.api import _json
 from fake_service import context
-
-
-def _json(status, body):
-    return webob.Response(status=status, content_type="application/json",
-                          charset="utf-8", body=json.dumps(body).encode())
 
 
 def _view(image):

@@ -9,6 +9,7 @@ import configparser
 import os
 import pwd
 import shutil
+import signal
 import tempfile
 import urllib.request
 
@@ -43,16 +44,44 @@ def wait_http(url, daemon, timeout):
     procs.wait_until(answered, daemon, f"HTTP 200 from {url}", timeout)
 
 
-class UWSGI:
-    """uWSGI with the settings of etc/fake-nova-api-uwsgi.ini."""
+class Container:
+    """What every container shares: ``start(env, port)`` spawns
+    ``self.daemon``, then ``wait_ready``, ``url``, ``stop``."""
 
-    name = "uwsgi"
+    name = None
+    stop_signal = signal.SIGTERM
 
     def __init__(self, run, settings, pyenv=pyenvs.LAB):
         self.run, self.settings, self.pyenv = run, settings, pyenv
-        self.env = self.port = None
+        self.env = self.port = self.daemon = None
+
+    def check_installed(self):
+        pass
+
+    def wait_ready(self, timeout=60):
+        wait_http(f"http://127.0.0.1:{self.port}/v2.1/", self.daemon, timeout)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.daemon is not None:
+            self.daemon.stop(self.stop_signal, grace=15)
+            self.daemon = None
+
+
+class UWSGI(Container):
+    """uWSGI with the settings of etc/fake-nova-api-uwsgi.ini."""
+
+    name = "uwsgi"
+    # SIGTERM makes a uWSGI master reload unless die-on-term; SIGINT always
+    # stops it (about 1 s).
+    stop_signal = signal.SIGINT
+
+    def __init__(self, run, settings, pyenv=pyenvs.LAB):
+        super().__init__(run, settings, pyenv)
         self.binary = pyenv.binary("uwsgi") if not pyenv.is_lab else venv_binary("uwsgi")
-        self.daemon = None
 
     def check_installed(self):
         if not self.binary:
@@ -90,33 +119,11 @@ class UWSGI:
                                   cwd=REPO, owner=self.run.path)
         return self.daemon
 
-    def wait_ready(self, timeout=60):
-        wait_http(f"http://127.0.0.1:{self.port}/v2.1/", self.daemon, timeout)
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        # SIGTERM makes a uWSGI master reload unless die-on-term; SIGINT
-        # always stops it (about 1 s).
-        if self.daemon is not None:
-            import signal
-            self.daemon.stop(signal.SIGINT, grace=15)
-            self.daemon = None
-
-
-class Standalone:
+class Standalone(Container):
     """``fake-nova-api``: eventlet.wsgi when patched, threaded wsgiref else."""
 
     name = "eventlet-wsgi"
-
-    def __init__(self, run, settings, pyenv=pyenvs.LAB):
-        self.run, self.settings, self.pyenv = run, settings, pyenv
-        self.env = self.port = self.daemon = None
-
-    def check_installed(self):
-        pass  # only Python, which is there
 
     def start(self, env, port):
         self.env, self.port = env, port
@@ -127,20 +134,8 @@ class Standalone:
             owner=self.run.path)
         return self.daemon
 
-    def wait_ready(self, timeout=60):
-        wait_http(f"http://127.0.0.1:{self.port}/v2.1/", self.daemon, timeout)
 
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.daemon is not None:
-            self.daemon.stop(grace=10)
-            self.daemon = None
-
-
-class ModWSGI(Standalone):
+class ModWSGI(Container):
     """Apache httpd with mod_wsgi in daemon mode, through mod_wsgi-express
     and the three-line etc/fake-nova-api.wsgi, with the processes and threads
     of [uwsgi] (nova's puppet module uses one thread per process)."""
