@@ -55,11 +55,9 @@ def runner_alive(run_dir):
 
 
 def stop_processes_under(path, grace=5.0):
-    """TERM then KILL every process tree working under ``path``; their PIDs."""
-    found = [pid for pid, _ in procs.processes_under(path)]
-    pids = set()
-    for pid in found:
-        pids |= procs.tree(pid) | {pid}
+    """TERM then KILL every process owned by ``path``; their PIDs. The
+    owner mark is inherited, so one scan finds every descendant too."""
+    pids = {pid for pid, _ in procs.processes_under(path)}
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             try:

@@ -193,6 +193,16 @@ def _run_argv(args):
     return argv
 
 
+def _interrupt_on_termination():
+    """SIGTERM and SIGHUP interrupt a run as Ctrl-C does, so that it stops
+    what it started and writes its result before it exits."""
+    def _terminate(signum, frame):
+        raise runner.Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+
+
 def _print_result(result):
     print(f"verdict: {result['verdict']}")
     if result.get("reason"):
@@ -228,11 +238,7 @@ def _cmd_run(args):
         control.pop("expect", None)
         overrides.update(control)
 
-    def _terminate(signum, frame):
-        raise runner.Interrupted(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    _interrupt_on_termination()
     try:
         result, rundir = runner.run(
             args.scenario, overrides, args.config_file, args.runs_dir,
@@ -272,10 +278,7 @@ def _cmd_matrix(args):
     grid = matrix_mod.Matrix(args.scenario, axes, args.runs_dir, args.jobs,
                              say=lambda s: print(s, flush=True))
 
-    def _terminate(signum, frame):
-        raise runner.Interrupted(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, _terminate)
+    _interrupt_on_termination()
     try:
         summary, mdir = grid.run()
     except (KeyboardInterrupt, runner.Interrupted):

@@ -2,6 +2,7 @@
 installed oslo.messaging. They skip, saying why, when a part is missing,
 unless FAKE_LAB_REQUIRE_ALL=1 (CI sets it: there, nothing may be skipped)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,9 @@ import time
 import pytest
 
 from fake_service import broker, procs
-from scenarios import containers
+from scenarios import catalogue, containers, settings
+from scenarios.lab import Lab as ScenarioLab
+from scenarios.rundir import RunDir
 
 LAB = [sys.executable, "-m", "scenarios.cli"]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -85,6 +88,21 @@ class Lab:
                 return []
             time.sleep(0.1)
         return left
+
+
+@contextlib.contextmanager
+def started_lab(tmp_path, scenario, overrides=None):
+    """A Lab started in this process from a scenario's configuration,
+    stopped on the way out whatever happens."""
+    run = RunDir.create(str(tmp_path / "runs"), scenario)
+    resolved = settings.resolve(catalogue.load(scenario), [], overrides or {},
+                                run.etc)
+    started = ScenarioLab(run, resolved)
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture

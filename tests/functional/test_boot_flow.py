@@ -10,9 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from fake_service import db
-from scenarios import catalogue, settings
-from scenarios.lab import Lab
-from scenarios.rundir import RunDir
+from tests.functional.conftest import started_lab
 
 
 def test_boot_storm_builds_fifty_servers_and_loses_none(lab):
@@ -46,15 +44,9 @@ def test_a_stopped_compute_host_loses_exactly_its_boots(lab):
 
 @pytest.fixture
 def boot_lab(tmp_path):
-    run = RunDir.create(str(tmp_path / "runs"), "boot")
-    s = settings.resolve(catalogue.load("boot-storm"), [], {
-        "step_delay": 0.4, "executor": "threading"}, run.etc)
-    lab = Lab(run, s)
-    try:
-        lab.start()
+    with started_lab(tmp_path, "boot-storm",
+                     {"step_delay": 0.4, "executor": "threading"}) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 def _api(lab, method, path, body=None):

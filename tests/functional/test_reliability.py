@@ -10,9 +10,7 @@ import amqp
 import pytest
 
 from fake_service import procs, reaper
-from scenarios import catalogue, settings
-from scenarios.lab import Lab
-from scenarios.rundir import RunDir
+from tests.functional.conftest import started_lab
 
 
 def _wait_for(proc, marker, timeout=60):
@@ -85,14 +83,8 @@ def test_a_broker_that_never_boots_is_quoted_and_stopped(lab, tmp_path):
 
 @pytest.fixture
 def running_lab(tmp_path):
-    run = RunDir.create(str(tmp_path / "runs"), "security")
-    s = settings.resolve(catalogue.load("heartbeat-loss"), [], {}, run.etc)
-    lab = Lab(run, s)
-    try:
-        lab.start()
+    with started_lab(tmp_path, "heartbeat-loss") as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 def test_the_broker_is_private(running_lab):
