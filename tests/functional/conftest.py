@@ -14,12 +14,13 @@ import time
 
 import pytest
 
-from fake_service import broker, procs
-from scenarios import catalogue, containers, settings
-from scenarios.lab import Lab as ScenarioLab
-from scenarios.rundir import RunDir
+from fake_lab import catalogue, settings
+from fake_lab.daemons import containers, procs
+from fake_lab.daemons import rabbitmq as broker
+from fake_lab.lab import Lab as ScenarioLab
+from fake_lab.rundir import RunDir
 
-LAB = [sys.executable, "-m", "scenarios.cli"]
+LAB = [sys.executable, "-m", "fake_lab.cli"]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from scenarios import containers
+from fake_lab import containers
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import time
 import amqp
 import pytest
 
-from fake_service import procs, reaper
+from fake_lab.daemons import procs, reaper
 from tests.functional.conftest import started_lab
 
 

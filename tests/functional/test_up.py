@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from fake_service import procs
+from fake_lab.daemons import procs
 
 OPENSTACK = os.path.join(os.path.dirname(sys.executable), "openstack")
 

@@ -8,7 +8,7 @@ import datetime
 import json
 import os
 
-from scenarios.rundir import RunDir
+from fake_lab.rundir import RunDir
 
 T0 = 1795413990.0  # the run's start, epoch seconds
 API_PID = 6243

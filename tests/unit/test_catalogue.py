@@ -1,7 +1,7 @@
 import pytest
 
-from fake_service.errors import UsageError
-from scenarios import catalogue
+from fake_lab import catalogue
+from fake_lab.errors import UsageError
 
 
 def test_every_scenario_loads_and_validates():

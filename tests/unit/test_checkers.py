@@ -1,6 +1,6 @@
 import pytest
 
-from scenarios import checkers
+from fake_lab import checkers
 from tests.unit import runs
 
 check = checkers.check_heartbeat_loss
@@ -105,8 +105,8 @@ def test_the_same_run_judged_twice_gives_the_same_result(tmp_path, builder):
 
 
 def test_history_on_a_full_disk_raises_storage_error():
-    from fake_service.errors import StorageError
-    from scenarios.history import History
+    from fake_lab.errors import StorageError
+    from fake_lab.history import History
 
     with pytest.raises(StorageError, match="No space left on device"):
         History("/dev/full").event("x")

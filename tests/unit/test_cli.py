@@ -1,7 +1,6 @@
 import pytest
 
-from fake_service import errors
-from scenarios import cli
+from fake_lab import cli, errors
 
 
 def run_cli(capsys, *argv):
@@ -71,7 +70,7 @@ def test_runs_dir_that_cannot_be_written_is_exit_7(capsys):
 
 def test_disk_full_while_writing_the_history_is_exit_7(capsys, tmp_path,
                                                        monkeypatch):
-    from scenarios.rundir import RunDir
+    from fake_lab.rundir import RunDir
 
     monkeypatch.setattr(RunDir, "history", property(lambda self: "/dev/full"))
     code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",

@@ -1,4 +1,4 @@
-from scenarios import evidence
+from fake_lab.checkers import evidence
 from tests.unit import runs
 
 

@@ -1,4 +1,4 @@
-from scenarios import history
+from fake_lab import history
 
 
 def test_operations_pair_invoke_and_completion(tmp_path):

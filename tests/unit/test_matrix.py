@@ -1,7 +1,8 @@
 import pytest
 
-from fake_service.errors import UsageError
-from scenarios import matrix, pyenvs
+from fake_lab.commands import matrix
+from fake_lab.daemons import pyenvs
+from fake_lab.errors import UsageError
 
 
 def test_parse_axes_accepts_known_axes_and_values():

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from fake_service import procs
-from fake_service.errors import LabError
+from fake_lab.daemons import procs
+from fake_lab.errors import LabError
 
 # A parent that starts a grandchild in a session of its own, as Erlang does
 # with erl_child_setup: the tree walk must find it through the parent.

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from fake_service.errors import UsageError
-from scenarios import catalogue, settings
+from fake_lab import catalogue, settings
+from fake_lab.errors import UsageError
 
 
 @pytest.fixture

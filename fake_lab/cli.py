@@ -18,14 +18,14 @@ import warnings
 # eventlet warns about its own deprecation on import; the lab knows.
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 
-from fake_service import errors
-from fake_service.errors import LabError, UsageError
-from scenarios import bisect as bisect_mod
-from scenarios import catalogue, checkers, runner, settings, soak
-from scenarios import matrix as matrix_mod
-from scenarios import trace as trace_mod
-from scenarios import up as up_mod
-from scenarios.rundir import RunDir
+from fake_lab import catalogue, checkers, errors, runner, settings
+from fake_lab.commands import bisection as bisect_mod
+from fake_lab.commands import matrix as matrix_mod
+from fake_lab.commands import soak
+from fake_lab.commands import tracing as trace_mod
+from fake_lab.commands import up as up_mod
+from fake_lab.errors import LabError, UsageError
+from fake_lab.rundir import RunDir
 
 EPILOG = __doc__.split("\n\n", 1)[1]
 
@@ -314,7 +314,7 @@ def _cmd_bisect(args):
 
 def _cmd_up(args):
     if args.daemon:
-        argv = [sys.executable, "-m", "scenarios.cli", "up", "--runs-dir",
+        argv = [sys.executable, "-m", "fake_lab.cli", "up", "--runs-dir",
                 os.path.abspath(args.runs_dir), *_run_argv(args)]
         if args.api_port:
             argv += ["--api-port", str(args.api_port)]

@@ -13,14 +13,15 @@ import threading
 import time
 import traceback
 
-from fake_service import reaper, rpc
-from fake_service.errors import LabError
-from scenarios import catalogue, checkers, report
-from scenarios import settings as settings_mod
-from scenarios.history import History
-from scenarios.lab import Lab
-from scenarios.rundir import RunDir
-from scenarios.workload import Player
+from fake_lab import catalogue, checkers, report
+from fake_lab import settings as settings_mod
+from fake_lab.daemons import reaper
+from fake_lab.errors import LabError
+from fake_lab.history import History
+from fake_lab.lab import Lab
+from fake_lab.rundir import RunDir
+from fake_lab.workload.generator import Player
+from fake_service import rpc
 
 VERSIONS = ("oslo.messaging", "kombu", "amqp", "eventlet", "uWSGI")
 

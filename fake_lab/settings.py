@@ -18,8 +18,8 @@ import shutil
 
 from oslo_config import cfg
 
+from fake_lab.errors import UsageError
 from fake_service import conf as lab_conf
-from fake_service.errors import UsageError
 
 # Command-line axes: option name -> (group, oslo.config option, help).
 AXES = {

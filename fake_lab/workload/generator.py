@@ -20,9 +20,9 @@ import time
 import urllib.error
 import urllib.request
 
-from fake_service.errors import LabError
-from scenarios import evidence
-from scenarios.history import FAIL, INFO, OK
+from fake_lab.checkers import evidence
+from fake_lab.errors import LabError
+from fake_lab.history import FAIL, INFO, OK
 
 PATHS = {"call": ("GET", "/v2.1/lab/ping"), "cast": ("POST", "/v2.1/lab/casts")}
 

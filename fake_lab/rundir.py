@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from fake_service.errors import StorageError
+from fake_lab.errors import StorageError
 
 
 class RunDir:

@@ -13,13 +13,9 @@ import signal
 import tempfile
 import urllib.request
 
-from fake_service import procs
-from fake_service.errors import MissingComponent, UsageError
-from scenarios import pyenvs
-
-ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                   "etc")
-REPO = os.path.dirname(ETC)
+from fake_lab.daemons import procs, pyenvs
+from fake_lab.errors import MissingComponent, UsageError
+from fake_lab.paths import ETC, REPO
 
 
 def venv_binary(name):

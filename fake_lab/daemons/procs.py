@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from fake_service.errors import DaemonFailed, MissingComponent, PortTaken
+from fake_lab.errors import DaemonFailed, MissingComponent, PortTaken
 
 
 class Daemon:

@@ -23,14 +23,15 @@ import threading
 import time
 import tomllib
 
-from fake_service import broker as broker_mod
-from fake_service import reaper
-from fake_service.errors import LabError, UsageError
-from scenarios import catalogue, checkers, containers, evidence, pyenvs, runner, settings
-from scenarios.lab import Lab
-from scenarios.rundir import RunDir
+from fake_lab import catalogue, checkers, runner, settings
+from fake_lab.checkers import evidence
+from fake_lab.daemons import containers, pyenvs, reaper
+from fake_lab.daemons import rabbitmq as broker_mod
+from fake_lab.errors import LabError, UsageError
+from fake_lab.lab import Lab
+from fake_lab.paths import EXPECTATIONS
+from fake_lab.rundir import RunDir
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 ENV_AXES = ("release", "deps")
 AXES = tuple(settings.AXES) + ENV_AXES
 CHOICES = {"executor": ("eventlet", "threading"),
@@ -73,7 +74,7 @@ def parse_axes(specs):
 
 
 def expectations(scenario):
-    with open(os.path.join(HERE, "expectations.toml"), "rb") as f:
+    with open(EXPECTATIONS, "rb") as f:
         return tomllib.load(f).get(scenario, [])
 
 

@@ -5,9 +5,9 @@ import difflib
 import os
 import tomllib
 
-from fake_service.errors import UsageError
+from fake_lab.errors import UsageError
+from fake_lab.paths import SCENARIOS as HERE
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read", "settle",
        "stop-service")
 
@@ -35,7 +35,7 @@ def load(name):
 
 
 def validate(scenario, where):
-    from scenarios.checkers import CHECKERS
+    from fake_lab.checkers import CHECKERS
 
     for key in ("name", "summary", "checker", "workload"):
         if key not in scenario:

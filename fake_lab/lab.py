@@ -14,11 +14,11 @@ import re
 import threading
 import time
 
-from fake_service import broker as broker_mod
-from fake_service import db, monkey_patch, procs
-from fake_service.errors import DaemonFailed, UsageError
-from scenarios import containers, pyenvs
-from scenarios import settings as settings_mod
+from fake_lab import settings as settings_mod
+from fake_lab.daemons import containers, procs, pyenvs
+from fake_lab.daemons import rabbitmq as broker_mod
+from fake_lab.errors import DaemonFailed, UsageError
+from fake_service import db, monkey_patch
 
 READY = re.compile(r"RPC server started")
 

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from fake_service import procs
+from fake_lab.daemons import procs
 
 RUNNER_FILE = "runner.pid"
 
@@ -108,7 +108,7 @@ def spawn(run_dir):
     """Start the run's reaper; keep the returned Popen until cleanup is done,
     then call ``release``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "fake_service.reaper", run_dir],
+        [sys.executable, "-m", "fake_lab.daemons.reaper", run_dir],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
 

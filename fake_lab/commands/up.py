@@ -20,11 +20,11 @@ import subprocess
 import sys
 import time
 
-from fake_service import procs, reaper
-from fake_service.errors import DaemonFailed, UsageError
-from scenarios import runner, settings
-from scenarios.lab import Lab
-from scenarios.rundir import RunDir
+from fake_lab import runner, settings
+from fake_lab.daemons import procs, reaper
+from fake_lab.errors import DaemonFailed, UsageError
+from fake_lab.lab import Lab
+from fake_lab.rundir import RunDir
 
 READY = "# fake-lab: ready"
 PROFILE = {"name": "up", "summary": "a lab that stays up", "workload": [],

@@ -8,8 +8,8 @@ hosts), so a merge of the run's logs on their timestamps is the trace.
 import glob
 import os
 
-from fake_service.errors import UsageError
-from scenarios import evidence
+from fake_lab.checkers import evidence
+from fake_lab.errors import UsageError
 
 
 def trace(run_dir, request_id):

@@ -7,8 +7,9 @@ axes, its own release venv) on one shared broker. A release that cannot be
 installed here is skipped and reported, never silently dropped.
 """
 
-from fake_service.errors import UsageError
-from scenarios import matrix, pyenvs
+from fake_lab.commands import matrix
+from fake_lab.daemons import pyenvs
+from fake_lab.errors import UsageError
 
 
 def candidates(good, bad):

@@ -2,7 +2,7 @@
 
 import os
 
-from fake_service.errors import StorageError
+from fake_lab.errors import StorageError
 
 
 def render(run, result):

@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from fake_service import procs
-from scenarios.rundir import RunDir
+from fake_lab.daemons import procs
+from fake_lab.rundir import RunDir
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
@@ -97,7 +97,7 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
         before = set(os.listdir(runs_dir))
         tmp_before = set(os.listdir(tempfile.gettempdir()))
         netns_before = _netns()
-        argv = [sys.executable, "-m", "scenarios.cli", "run", scenario,
+        argv = [sys.executable, "-m", "fake_lab.cli", "run", scenario,
                 "--runs-dir", runs_dir, *run_args]
         started = time.monotonic()
         with open(os.path.join(soak_dir, f"run-{n}.out"), "w") as out:

@@ -23,8 +23,8 @@ import subprocess
 import time
 import urllib.parse
 
-from fake_service import procs
-from fake_service.errors import LabError, MissingComponent
+from fake_lab.daemons import procs
+from fake_lab.errors import LabError, MissingComponent
 
 HOST = "127.0.0.1"
 # Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the

@@ -20,9 +20,9 @@ import re
 import subprocess
 import sys
 
-from fake_service.errors import UsageError
+from fake_lab.errors import UsageError
+from fake_lab.paths import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(REPO, "etc", "constraints")
 DEPS = ("latest", "series")
 SERVICE_PACKAGES = ["eventlet", "PasteDeploy", "Paste", "WebOb", "oslo.config",

@@ -8,7 +8,8 @@ says which evidence was missing). A checker that could only ever say one of
 them would be a defect: every branch below is exercised by the unit tests.
 """
 
-from scenarios import evidence, history
+from fake_lab import history
+from fake_lab.checkers import evidence
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not-reproduced"
@@ -223,7 +224,7 @@ def check_boot_flow(run):
     lost, duplicated, failed, unknown or slow), ``not-reproduced``, or
     ``unknown`` when the run did not settle or its database is unreadable.
     """
-    from scenarios import catalogue
+    from fake_lab import catalogue
 
     records = history.read(run.history)
     config = run.read_json("config.json") or {}

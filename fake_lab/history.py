@@ -14,7 +14,7 @@ import os
 import threading
 import time
 
-from fake_service.errors import StorageError
+from fake_lab.errors import StorageError
 
 INVOKE, OK, FAIL, INFO, EVENT = "invoke", "ok", "fail", "info", "event"
 

@@ -1,0 +1,1 @@
+"""Commands built on runs: matrix, bisect, soak, up, trace."""

@@ -1,0 +1,1 @@
+"""The runner's daemons: one module per daemon."""

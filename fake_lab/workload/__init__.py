@@ -1,0 +1,1 @@
+"""The workload: client operations, the generator that plays a scenario's steps, the nemesis."""
