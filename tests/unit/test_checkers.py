@@ -1,9 +1,10 @@
 import pytest
 
 from fake_lab import checkers
+from fake_lab.checkers import heartbeat_loss
 from tests.unit import runs
 
-check = checkers.check_heartbeat_loss
+check = heartbeat_loss.check
 
 
 def test_eventlet_run_is_reproduced_with_the_broker_lines(tmp_path):
