@@ -3,23 +3,17 @@
 ``fake-scheduler`` and ``fake-conductor``.
 
 The concurrency backend is decided on the first line, from the
-FAKE_LAB_CONCURRENCY environment variable, as in every entry point of nova.
+FAKE_LAB_CONCURRENCY environment variable, as in every entry point of nova,
+before anything that creates a lock or a thread is imported. The RPC
+server's executor follows it: eventlet when patched, threading otherwise.
 """
+from fake_service import monkey_patch; _BACKEND_ERROR = monkey_patch.patch_or_error()  # noqa: E702,I001,E501
 
+import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
-
-from fake_service import monkey_patch  # noqa: E402 (must come first)
-
-_BACKEND_ERROR = None
-try:
-    monkey_patch.patch()
-except ValueError as exc:  # reported by main() as one line
-    _BACKEND_ERROR = str(exc)
-
-import logging  # noqa: E402
 
 import oslo_messaging as messaging  # noqa: E402
 from oslo_config import cfg  # noqa: E402
@@ -64,8 +58,7 @@ def main(argv=None, role="compute"):
     try:
         conf(argv if argv is not None else sys.argv[1:], project="fake-lab",
              prog=prog)
-        executor = conf.compute.executor or (
-            "eventlet" if monkey_patch.is_patched() else "threading")
+        executor = "eventlet" if monkey_patch.is_patched() else "threading"
         # A compute host logs under its host name: several run side by side.
         logs.setup(conf.compute.host if role == "compute" else prog,
                    conf.lab.log_file, conf.lab.debug)
@@ -76,7 +69,7 @@ def main(argv=None, role="compute"):
     if conf.lab.broker_wait and not rpc.wait_for_broker(conf, conf.lab.broker_wait):
         LOG.warning("no broker answered within %s s; connecting anyway",
                     conf.lab.broker_wait)
-    rpc.init(conf)
+    rpc.init(conf, conf.compute.host if role == "compute" else prog)
     target = messaging.Target(topic=topic, server=server_name)
     server = rpc.get_server(target, endpoints, executor)
 

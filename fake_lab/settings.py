@@ -42,6 +42,8 @@ AXES = {
                  "SQLAlchemy URL of the fake cloud's database (default: "
                  "SQLite in the run directory)"),
     "step_delay": ("compute", "step_delay", "seconds of fake work per build step"),
+    "observe_heartbeats": ("lab", "observe_heartbeats",
+                           "true or false: the in-process heartbeat observer"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
     "uwsgi_enable_threads": ("uwsgi", "enable_threads", "true or false"),

@@ -51,7 +51,7 @@ def _setup_once(conf, name, config_files):
                  name, os.getpid(), monkey_patch.is_patched(), config_files)
         # Like nova's config.parse_args: the transport exists from start-up,
         # its connections are opened by the first RPC (see compute_rpcapi).
-        rpc.init(conf)
+        rpc.init(conf, name)
         _setup_done = True
 
 

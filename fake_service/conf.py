@@ -64,10 +64,6 @@ compute_opts = [
                     "server also listens on '<topic>.<host>'."),
     cfg.StrOpt("topic", default="compute",
                help="The RPC topic the fake compute listens on."),
-    cfg.StrOpt("executor", choices=CONCURRENCY,
-               help="The oslo.messaging executor of the RPC server; unset "
-                    "follows the process: eventlet when monkey-patched, "
-                    "threading otherwise (as oslo.messaging >= 12 does)."),
     cfg.FloatOpt("step_delay", default=0.05, min=0,
                  help="Seconds of fake work in each build step (networking, "
                       "block_device_mapping, spawning)."),

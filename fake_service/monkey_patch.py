@@ -38,6 +38,16 @@ def patch():
     return _patched
 
 
+def patch_or_error():
+    """``patch()`` for an entry point's first line: None when done, else the
+    one line to report (an unknown backend) once the program can print."""
+    try:
+        patch()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def is_patched():
     """True when this process really runs on eventlet's green threads."""
     try:

@@ -6,48 +6,79 @@ thread (send connections) or from its consume loop (listen connections), in
 every oslo.messaging release since 1.9, so wrapping it tells exactly when a
 check ran, for which connection, and on what kind of thread. One line each
 time, tagged ``heartbeat-check``, which the lab's checkers count.
+
+Observation must not change what it observes. With
+``heartbeat_in_pthread=True`` in a patched process the check runs on a
+native thread, and the logging module's locks are eventlet-patched there:
+taking one from a native thread is the very hang of LP#1934937 / LP#1961402.
+So the observer takes no lock at all: it formats the line itself and hands
+it to the kernel with one ``write(2)`` on a descriptor opened at start with
+O_APPEND (a single write of a short line to a local file is appended whole,
+never interleaved with the logging module's lines in the same file).
 """
 
-import logging
-import threading
-
-LOG = logging.getLogger("fake_service.observe")
+import os
+import posix  # never monkey-patched: eventlet wraps os.write, not posix.write
+import sys
+import time
 
 MARK = "heartbeat-check"
 
+_fd = None
+_program = None
+
 
 def _thread_kind():
-    try:
-        from eventlet import greenthread, patcher
-    except ImportError:  # eventlet is optional for a threading-only lab
+    """'green' on an eventlet green thread, 'native' otherwise: greenlet's
+    getcurrent() is one C call and takes no lock."""
+    greenlet = sys.modules.get("greenlet")
+    if greenlet is None:
         return "native"
-    if patcher.is_monkey_patched("thread") and greenthread.getcurrent().parent is not None:
-        return "green"
-    return "native"
+    return "green" if greenlet.getcurrent().parent is not None else "native"
 
 
-def install_heartbeat_observer():
-    """Wrap the driver's heartbeat check once; False when it cannot be found."""
+def _stamp(now):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + (
+        ".%06dZ" % int(now % 1 * 1e6))
+
+
+def _emit(connection):
+    line = "%s %s[%d] INFO fake_service.observe [-] %s connection=%s " \
+           "purpose=%s thread=%s\n" % (
+               _stamp(time.time()), _program, os.getpid(), MARK,
+               getattr(connection, "name", "?"),
+               getattr(connection, "purpose", "?"), _thread_kind())
+    try:
+        posix.write(_fd, line.encode("utf-8", "replace"))
+    except OSError:
+        pass  # a full disk must not break the driver's heartbeat
+
+
+def install_heartbeat_observer(log_file, program):
+    """Wrap the driver's heartbeat check once, writing to ``log_file``;
+    returns a line to log (why observation is off) or None."""
+    global _fd, _program
     try:
         from oslo_messaging._drivers import impl_rabbit
     except ImportError:
-        LOG.warning("heartbeat observation unavailable: no rabbit driver")
-        return False
+        return "heartbeat observation unavailable: no rabbit driver"
     connection = impl_rabbit.Connection
     original = getattr(connection, "_heartbeat_check", None)
     if original is None:
-        LOG.warning("heartbeat observation unavailable: this oslo.messaging "
-                    "has no Connection._heartbeat_check")
-        return False
+        return ("heartbeat observation unavailable: this oslo.messaging has "
+                "no Connection._heartbeat_check")
     if getattr(original, "_fake_lab_observed", False):
-        return True
+        return None
+    if log_file:
+        _fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    else:
+        _fd = sys.stderr.fileno()
+    _program = program
 
     def _heartbeat_check(self, *args, **kwargs):
-        LOG.info("%s connection=%s purpose=%s thread=%s(%s)", MARK,
-                 getattr(self, "name", "?"), getattr(self, "purpose", "?"),
-                 _thread_kind(), threading.current_thread().name)
+        _emit(self)
         return original(self, *args, **kwargs)
 
     _heartbeat_check._fake_lab_observed = True
     connection._heartbeat_check = _heartbeat_check
-    return True
+    return None

@@ -18,13 +18,16 @@ TRANSPORT = None
 IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet")
 
 
-def init(conf):
-    """Create the RPC transport from ``conf`` (its transport_url)."""
+def init(conf, program):
+    """Create the RPC transport from ``conf`` (its transport_url); ``program``
+    names the process on the heartbeat observer's lines."""
     global TRANSPORT
     if TRANSPORT is not None:
         return TRANSPORT
     if conf.lab.observe_heartbeats:
-        observe.install_heartbeat_observer()
+        off = observe.install_heartbeat_observer(conf.lab.log_file, program)
+        if off:
+            LOG.warning(off)
     TRANSPORT = messaging.get_rpc_transport(conf)
     rabbit = conf.oslo_messaging_rabbit
     LOG.info("RPC transport ready: %s; eventlet patched=%s, "

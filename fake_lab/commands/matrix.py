@@ -37,6 +37,7 @@ AXES = tuple(settings.AXES) + ENV_AXES
 CHOICES = {"executor": ("eventlet", "threading"),
            "container": ("uwsgi", "mod_wsgi", "eventlet-wsgi"),
            "heartbeat_in_pthread": ("true", "false"),
+           "observe_heartbeats": ("true", "false"),
            "uwsgi_enable_threads": ("true", "false"),
            "uwsgi_lazy_apps": ("true", "false"),
            "deps": pyenvs.DEPS}
