@@ -7,7 +7,7 @@ directory, listening sockets on the ports it used, registrations of its node
 in a system epmd, new network namespaces, and new entries in the temporary
 directory. With ``--chaos`` each run is interrupted at a random moment with
 SIGINT, SIGTERM or SIGKILL of the runner, and the same checks apply: after a
-SIGKILL it is the run's reaper (fake_service/reaper.py) that cleans up.
+SIGKILL it is the run's reaper (fake_lab/daemons/reaper.py) that cleans up.
 """
 
 import json

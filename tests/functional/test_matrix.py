@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from fake_lab import containers
+from fake_lab.daemons import containers
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ def test_the_next_run_cleans_up_after_a_killed_runner_and_reaper(lab):
                 cmd = f.read().decode(errors="replace")
         except OSError:
             continue
-        if "fake_service.reaper" in cmd and killed_run in cmd:
+        if "fake_lab.daemons.reaper" in cmd and killed_run in cmd:
             reapers.append(int(entry))
     assert len(reapers) == 1
     os.kill(reapers[0], signal.SIGKILL)
