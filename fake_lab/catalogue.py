@@ -5,6 +5,7 @@ import difflib
 import os
 import tomllib
 
+from fake_lab.checkers import CHECKERS
 from fake_lab.errors import UsageError
 from fake_lab.paths import SCENARIOS as HERE
 
@@ -35,8 +36,6 @@ def load(name):
 
 
 def validate(scenario, where):
-    from fake_lab.checkers import CHECKERS
-
     for key in ("name", "summary", "checker", "workload"):
         if key not in scenario:
             raise UsageError(f"{where}: missing key {key!r}")

@@ -242,7 +242,7 @@ def _cmd_run(args):
     _interrupt_on_termination()
     try:
         result, rundir = runner.run(
-            args.scenario, overrides, args.config_file, args.runs_dir,
+            scenario, overrides, args.config_file, args.runs_dir,
             args.broker_port, args.api_port, say=lambda s: print(s, flush=True))
     except (KeyboardInterrupt, runner.Interrupted):
         print("fake-lab: interrupted; everything the run started was stopped",
@@ -345,14 +345,7 @@ def _cmd_trace(args):
 
 
 def _cmd_check(args):
-
-    run = RunDir(args.run_dir)
-    config = run.read_json("config.json")
-    if config is None:
-        raise UsageError(f"{args.run_dir} is not a run directory "
-                         "(no readable config.json)")
-    scenario = catalogue.load(config["scenario"])
-    result = checkers.CHECKERS[scenario["checker"]](run)
+    result = checkers.judge(RunDir(args.run_dir))
     _print_result(result)
     return _exit_code(result["verdict"], args.expect)
 

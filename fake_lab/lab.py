@@ -28,6 +28,30 @@ def _masked(url):
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
+def final_state(url):
+    """{"instances": {uuid: row}, "builds": {uuid: count}, "tasks": {id: row}}
+    read from the database at ``url``, JSON-ready."""
+    import sqlalchemy as sa
+
+    def plain(row):
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in row.items()}
+
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as conn:
+            instances = {r["uuid"]: plain(r)
+                         for r in db.rows(conn.execute(sa.select(db.instances)))}
+            builds = {}
+            for r in db.rows(conn.execute(sa.select(db.builds))):
+                builds[r["instance_uuid"]] = builds.get(r["instance_uuid"], 0) + 1
+            tasks = {r["id"]: plain(r)
+                     for r in db.rows(conn.execute(sa.select(db.tasks)))}
+    finally:
+        eng.dispose()
+    return {"instances": instances, "builds": builds, "tasks": tasks}
+
+
 class Lab:
     def __init__(self, run, settings, broker_port=0, api_port=0, broker=None,
                  vhost="/", pyenv=pyenvs.LAB):
@@ -163,6 +187,18 @@ class Lab:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UsageError(f"the database {_masked(url)} is not usable: {message}")
         return url
+
+    def write_final_state(self):
+        """final-state.json: the database as the services left it (every
+        instance, task and build count), so that a checker never needs the
+        database's URL or credentials. Nothing when the run has none."""
+        if not self.database_url:
+            return None
+        try:
+            state = final_state(self.database_url)
+        except Exception as exc:  # judged as unknown, with this reason
+            state = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        return self.run.write_json("final-state.json", state)
 
     def stop_service(self, name):
         """Stop one fake service (a fault: e.g. a compute host going away)."""

@@ -2,9 +2,17 @@
 everything, judge, and leave a complete run directory behind.
 
 result.json is written whatever happens: a crash or an interruption gives
-verdict ``unknown`` with the reason and the phase it happened in. ``run``
-is one command's run (its own broker and reaper); ``play`` is what a run and
-a matrix cell share.
+verdict ``unknown`` with the reason and the phase it happened in.
+
+- ``prepared``: the one way to prepare a run directory, shared by ``run``,
+  ``up``, ``matrix`` and ``bisect``: sweep what killed runs left behind,
+  create the directory, mark this process as its runner, start its reaper.
+- ``configure``: resolve the run's settings and write config.json, which
+  records everything a checker needs (the checker, its options, the
+  scenario as it was), so that ``fake-lab check`` judges from the run
+  directory alone.
+- ``run`` is one command's run (its own broker and reaper); ``play`` is what
+  a run and a matrix cell share.
 """
 
 import contextlib
@@ -13,8 +21,9 @@ import threading
 import time
 import traceback
 
-from fake_lab import catalogue, checkers, report
+from fake_lab import checkers, report
 from fake_lab import settings as settings_mod
+from fake_lab.checkers import evidence
 from fake_lab.daemons import reaper
 from fake_lab.errors import LabError
 from fake_lab.history import History
@@ -69,23 +78,65 @@ class Phases:
         return self.timings["total"]
 
 
-def run(name, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
-        api_port=0, say=print):
-    """Run scenario ``name``; returns (result dict, RunDir)."""
-    scenario = catalogue.load(name)
+@contextlib.contextmanager
+def prepared(runs_dir, name, say=print):
+    """A new run directory ``<runs_dir>/<name>-<time>`` owned by this process,
+    with its reaper; the reaper is released on the way out, once whatever
+    the caller started there is stopped."""
     for old, pids in reaper.sweep_abandoned(runs_dir):
         say(f"stopped {len(pids)} process(es) left by the killed run {old}")
     rundir = RunDir.create(runs_dir, name)
     reaper.mark_runner(rundir.path)
     watchdog = reaper.spawn(rundir.path)
-    say(f"{name}: {scenario['summary']}")
-    say(f"run directory: {rundir.path}")
     try:
+        yield rundir
+    finally:
+        reaper.release(watchdog)
+
+
+def configure(rundir, scenario, overrides, user_files, extra=None):
+    """Resolve the run's settings (UsageError on bad input) and write
+    config.json: the options, the checker with its options, the scenario's
+    own text and the runner's library versions. No credentials."""
+    settings = settings_mod.resolve(scenario, user_files, overrides or {},
+                                    rundir.etc)
+    rundir.write_json("config.json", {
+        "scenario": scenario["name"],
+        "summary": scenario.get("summary"),
+        "bugs": scenario.get("bugs", []),
+        "checker": {"name": scenario.get("checker"),
+                    "options": scenario.get("checker_options", {})},
+        "workload": scenario.get("workload", []),
+        "options": settings.values, "files": settings.files,
+        "runner_versions": {d: rpc.version_of(d) for d in VERSIONS},
+        **(extra or {})})
+    return settings
+
+
+def record_imported(rundir, lab):
+    """Add to config.json the libraries each service really imported, as
+    it logged them at start-up (a release venv's, not the runner's)."""
+    config = rundir.read_json("config.json") or {}
+    imported = {}
+    for name in ["fake-nova-api", *lab.services]:
+        found = evidence.imported_versions(rundir.log(name))
+        if found:
+            imported[name] = found
+    config["imported"] = imported
+    rundir.write_json("config.json", config)
+    return imported
+
+
+def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
+        api_port=0, say=print):
+    """Run ``scenario`` (a catalogue dict); returns (result dict, RunDir)."""
+    name = scenario["name"]
+    with prepared(runs_dir, name, say) as rundir:
+        say(f"{name}: {scenario['summary']}")
+        say(f"run directory: {rundir.path}")
         result = play(rundir, scenario, overrides, user_files,
                       lambda settings: Lab(rundir, settings, broker_port, api_port),
                       say)
-    finally:
-        reaper.release(watchdog)
     return result, rundir
 
 
@@ -103,18 +154,13 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
         try:
             history = History(rundir.history)
             with phases("configure"):
-                settings = settings_mod.resolve(scenario, user_files,
-                                                overrides or {}, rundir.etc)
-                rundir.write_json("config.json", {
-                    "scenario": scenario["name"],
-                    "bugs": scenario.get("bugs", []),
-                    "options": settings.values, "files": settings.files,
-                    "versions": {d: rpc.version_of(d) for d in VERSIONS},
-                    **(extra or {})})
+                settings = configure(rundir, scenario, overrides, user_files,
+                                     extra)
                 history.event("configured", options=settings.values)
             lab = make_lab(settings)
             with phases("start"):
                 lab.start()
+            record_imported(rundir, lab)
             phases.timings.update({k: round(v, 3) for k, v in lab.timings.items()})
             say("  broker ready after %.2f s, services after %.2f s" % (
                 lab.timings["broker_boot"], lab.timings["services_up"]))
@@ -140,6 +186,9 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
                 if lab is not None:
                     with phases("cleanup"):
                         lab.stop()
+                        # The final read, as Jepsen does: what the database
+                        # holds once every service has stopped.
+                        lab.write_final_state()
                 if history is not None:
                     try:
                         history.event("stopped", reason=result["reason"])
@@ -148,7 +197,7 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
                     history.close()
         if failure is None:
             with phases("judging"):
-                judged = checkers.CHECKERS[scenario["checker"]](rundir)
+                judged = checkers.judge(rundir)
             result.update(judged)
     finally:
         phases.total()

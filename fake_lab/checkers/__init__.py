@@ -12,7 +12,24 @@ One module per checker; ``evidence`` holds the log parsers they share.
 
 from fake_lab.checkers import boot_flow, heartbeat_loss
 from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, VERDICTS
+from fake_lab.errors import UsageError
 
 CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check}
 
-__all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS"]
+__all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
+           "judge"]
+
+
+def judge(run):
+    """Judge a run directory with the checker its config.json names, and
+    nothing but what the run directory holds; UsageError when it is not a
+    run directory this lab can judge."""
+    config = run.read_json("config.json")
+    if config is None:
+        raise UsageError(f"{run.path} is not a run directory (no readable "
+                         "config.json)")
+    name = (config.get("checker") or {}).get("name")
+    if name not in CHECKERS:
+        raise UsageError(f"{run.path}: config.json names no checker this lab "
+                         f"knows ({name!r}); was it written by an older lab?")
+    return CHECKERS[name](run)

@@ -1,156 +1,192 @@
-"""The ``boot-flow`` checker: did every accepted boot reach ACTIVE, once?"""
+"""The ``boot-flow`` checker: did every accepted boot reach ACTIVE, once?
+
+It reads the history (what the client was told) and final-state.json (what
+the database held once every service had stopped: the run's final read),
+never the database itself, the scenario file or a credentials file.
+
+Each accepted boot (202) is ``active``, ``failed`` (ERROR, or its task
+failed), ``lost`` (still BUILD with its task in progress when the run
+settled: it never completes) or ``duplicated`` (built more than once). A
+boot whose answer never came is ``info``: unknown outcome. With an ``idle``
+step, the boots sent after it are also judged ``slow`` above the recorded
+``slow_seconds``.
+
+Verdict: ``reproduced`` when something was lost, duplicated, failed,
+unknown or slow; ``not-reproduced`` otherwise; ``unknown`` when the run did
+not settle or has no final state. With the option ``cause =
+"api-heartbeat-loss"`` the claim is narrower, as ``heartbeat-loss`` makes
+it: ``reproduced`` only when the broker closed the API worker's connections
+for missed heartbeats during the idle period; slow or lost boots without
+that close are ``unknown`` (something else made them slow).
+"""
 
 from fake_lab import history
 from fake_lab.checkers import evidence
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, result
+from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
 
-
-def _database_url(run):
-    """The run's database URL, from the lab's own config file."""
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(run.file("etc", "30-lab.conf"))
-    return parser.get("database", "connection", fallback=None)
-
-
-def _final_database(run):
-    """{uuid: instance}, {uuid: builds}, {task id: task} at the end of the run."""
-    import sqlalchemy as sa
-
-    from fake_service import db
-
-    url = _database_url(run)
-    if not url:
-        return None
-    eng = sa.create_engine(url)
-    try:
-        with eng.connect() as conn:
-            instances = {r["uuid"]: r for r in db.rows(conn.execute(sa.select(db.instances)))}
-            builds = {}
-            for r in db.rows(conn.execute(sa.select(db.builds))):
-                builds[r["instance_uuid"]] = builds.get(r["instance_uuid"], 0) + 1
-            tasks = {r["id"]: r for r in db.rows(conn.execute(sa.select(db.tasks)))}
-    finally:
-        eng.dispose()
-    return instances, builds, tasks
+BAD = ("failed", "lost", "duplicated", "info", "slow_after_idle")
+HEARTBEAT_CAUSE = "api-heartbeat-loss"
 
 
 def check(run):
-    """Did every accepted boot reach ACTIVE, exactly once? Reads the history
-    (what the client was told) and the final database (what happened).
-
-    Each accepted boot (202) is ``active``, ``failed`` (ERROR, or its task
-    failed), ``lost`` (still BUILD with its task in progress when the run
-    settled: it never completes) or ``duplicated`` (built more than once). A
-    boot whose answer never came is ``info``: unknown outcome. With an
-    ``idle`` step, the boots sent after it are also judged ``slow`` above
-    the scenario's ``slow_seconds``. Verdict: ``reproduced`` (something was
-    lost, duplicated, failed, unknown or slow), ``not-reproduced``, or
-    ``unknown`` when the run did not settle or its database is unreadable.
-    """
-    from fake_lab import catalogue
-
     records = history.read(run.history)
     config = run.read_json("config.json") or {}
+    options = (config.get("checker") or {}).get("options", {})
     t = Timeline(records)
-    try:
-        options = catalogue.load(config.get("scenario", "")).get("checker_options", {})
-    except Exception:
-        options = {}
-    slow_limit = options.get("slow_seconds", 1.0)
-    boots = [op for op in history.operations(records).values()
-             if op["invoke"]["f"] == "boot"]
+    ops = history.operations(records).values()
+    boots = sorted((op for op in ops if op["invoke"]["f"] == "boot"),
+                   key=lambda o: o["invoke"]["time"])
     if not boots:
         return result(UNKNOWN, ["no boot was sent"])
+    state = run.read_json("final-state.json")
+    if state is None:
+        return result(UNKNOWN, ["the run recorded no final state of its "
+                                "database (final-state.json)"])
+    if state.get("error"):
+        return result(UNKNOWN, [f"the final database was unreadable: {state['error']}"])
+    idle = [op for op in ops if op["invoke"]["f"] == "idle" and op["done"]]
+    idle_op = idle[-1] if idle else None
+    tally = _tally(boots, state, idle_op, options.get("slow_seconds", 1.0))
     settled = [r for r in records if r.get("f") == "settled"]
-    try:
-        final = _final_database(run)
-    except Exception as exc:
-        return result(UNKNOWN, [f"the final database is unreadable: {exc}"])
-    if final is None:
-        return result(UNKNOWN, ["the run has no database"])
-    instances, builds, tasks = final
-    idle = [op for op in history.operations(records).values()
-            if op["invoke"]["f"] == "idle" and op["done"]]
-    idle_end = idle[-1]["done"]["time"] if idle else None
 
+    cited = _cite_tally(tally, boots, settled, t)
+    closes = None
+    if idle_op is not None:
+        closes = _heartbeat_closes(run, boots, idle_op)
+        cited[1:1] = _cite_closes(closes, idle_op, t)
+    details = dict(tally["counts"], **{f"{k}_request_ids": [
+        i.split(" ")[0].rstrip(":") for i in v] for k, v in tally["listed"].items()})
+    if closes is not None:
+        details["api_heartbeat_closes"] = len(closes["api"])
+
+    if not settled:
+        return result(UNKNOWN, cited + ["the run did not wait for the boots "
+                                        "to settle"], **details)
+    counts = tally["counts"]
+    if counts["accepted"] == 0 and counts["info"] == 0:
+        return result(UNKNOWN, cited + ["no boot was accepted"], **details)
+    bad = sum(counts[k] for k in BAD)
+    if options.get("cause") == HEARTBEAT_CAUSE:
+        return _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details)
+    return result(REPRODUCED if bad else NOT_REPRODUCED, cited, **details)
+
+
+def _tally(boots, state, idle_op, slow_limit):
+    """Each boot's fate: counts, the request ids of the bad ones, and the
+    latencies of the boots sent after the idle period."""
+    instances, builds, tasks = state["instances"], state["builds"], state["tasks"]
+    idle_end = idle_op["done"]["time"] if idle_op else None
     counts = {"accepted": 0, "active": 0, "failed": 0, "lost": 0, "duplicated": 0,
               "rejected": 0, "info": 0, "slow_after_idle": 0}
-    listed = {k: [] for k in ("failed", "lost", "duplicated", "info", "slow_after_idle")}
-    latencies_after_idle = []
-    for op in sorted(boots, key=lambda o: o["invoke"]["time"]):
+    listed = {k: [] for k in BAD}
+    after_idle = []
+    for op in boots:
         done = op["done"]
-        name = op["invoke"]["value"].get("name")
         if done is None or done["type"] == "info":
             counts["info"] += 1
-            rid = (done or {}).get("value", {}).get("request_id") or name
-            listed["info"].append(rid)
+            listed["info"].append((done or {}).get("value", {}).get("request_id")
+                                  or op["invoke"]["value"].get("name"))
             continue
-        v = done["value"]
         if done["type"] == "fail":
             counts["rejected"] += 1
             continue
+        v = done["value"]
         counts["accepted"] += 1
         rid, uuid = v.get("request_id"), v.get("server_id")
         if idle_end is not None and op["invoke"]["time"] >= idle_end:
-            latencies_after_idle.append(v["latency"])
+            after_idle.append(v["latency"])
             if v["latency"] > slow_limit:
                 counts["slow_after_idle"] += 1
                 listed["slow_after_idle"].append(f"{rid} ({v['latency']:.2f} s)")
-        inst = instances.get(uuid)
-        task = tasks.get(v.get("task_id"))
+        fate, why = _fate(instances.get(uuid), tasks.get(v.get("task_id")), uuid)
         if builds.get(uuid, 0) > 1:
             counts["duplicated"] += 1
             listed["duplicated"].append(f"{rid} (built {builds[uuid]} times)")
-        if inst is None:
-            counts["lost"] += 1
-            listed["lost"].append(f"{rid} (no instance row)")
-        elif inst["status"] == "ACTIVE" and (task or {}).get("status") == "completed":
-            counts["active"] += 1
-        elif inst["status"] == "ERROR" or (task or {}).get("status") == "failed":
-            counts["failed"] += 1
-            listed["failed"].append(f"{rid}: {inst.get('fault') or (task or {}).get('reason')}")
-        else:
-            counts["lost"] += 1
-            listed["lost"].append(
-                f"{rid} (server {uuid} still {inst['status']}/{inst['task_state']}, "
-                f"task {(task or {}).get('status')}, host {inst['host']})")
+        counts[fate] += 1
+        if fate != "active":
+            listed[fate].append(f"{rid}{why}")
+    return {"counts": counts, "listed": listed, "after_idle": after_idle,
+            "slow_limit": slow_limit}
 
+
+def _fate(inst, task, uuid):
+    """('active' | 'failed' | 'lost', why) of one accepted boot."""
+    task = task or {}
+    if inst is None:
+        return "lost", " (no instance row)"
+    if inst["status"] == "ACTIVE" and task.get("status") == "completed":
+        return "active", ""
+    if inst["status"] == "ERROR" or task.get("status") == "failed":
+        return "failed", f": {inst.get('fault') or task.get('reason')}"
+    return "lost", (f" (server {uuid} still {inst['status']}/{inst['task_state']}, "
+                    f"task {task.get('status')}, host {inst['host']})")
+
+
+def _heartbeat_closes(run, boots, idle_op):
+    """The connections the broker closed for missed heartbeats during the
+    idle period: all of them, and those of the API worker that served the
+    boots before it (matched by the PID in the connection's name)."""
+    begin, end = idle_op["invoke"]["time"], idle_op["done"]["time"] + 0.5
+    pids = {op["done"]["value"].get("api_pid") for op in boots
+            if op["done"] and op["done"]["type"] == "ok"
+            and op["done"]["time"] <= begin}
+    pids.discard(None)
+    closed = [c for c in evidence.broker_connections(run.broker_log)
+              if evidence.MISSED_HEARTBEATS in (c["close_reason"] or "")
+              and begin <= c["closed"] <= end]
+    return {"all": closed, "api": [c for c in closed if c["pid"] in pids],
+            "api_pids": sorted(pids)}
+
+
+def _cite_closes(closes, idle_op, t):
+    begin, end = idle_op["invoke"]["time"], idle_op["done"]["time"]
+    lines = ["broker: %d connection(s) closed for missed heartbeats during the "
+             "idle period (%s to %s), %d of them the API worker's (PID %s)%s" % (
+                 len(closes["all"]), t(begin), t(end), len(closes["api"]),
+                 ", ".join(map(str, closes["api_pids"])) or "?",
+                 ": " + ", ".join(c["name"] or "?" for c in closes["all"][:6])
+                 if closes["all"] else "")]
+    for c in (closes["api"] or closes["all"])[:2]:
+        lines.append("broker: " + " / ".join(c["lines"][-2:]))
+    return lines
+
+
+def _cite_tally(tally, boots, settled, t):
+    counts, listed = tally["counts"], tally["listed"]
     cited = [f"{len(boots)} boot(s) sent from {t(boots[0]['invoke']['time'])}: "
              + ", ".join(f"{k} {n}" for k, n in counts.items())]
     if settled:
         s = settled[-1]["value"]
         cited.append(f"settled at {t(settled[-1]['time'])}: {s.get('in_progress')} "
                      f"task(s) in progress after {s.get('seconds')} s of waiting")
-    if idle:
-        dropped = [c for c in evidence.broker_connections(run.broker_log)
-                   if evidence.MISSED_HEARTBEATS in (c["close_reason"] or "")
-                   and idle[-1]["invoke"]["time"] <= c["closed"] <= idle_end + 0.5]
-        cited.append(f"broker: {len(dropped)} connection(s) closed for missed "
-                     "heartbeats during the idle period"
-                     + (": " + ", ".join(c["name"] or "?" for c in dropped[:6])
-                        if dropped else ""))
-        for c in dropped[:2]:
-            cited.append("broker: " + " / ".join(c["lines"][-2:]))
-    if latencies_after_idle:
+    if tally["after_idle"]:
         cited.append("boots after the idle period: latency %s s (slow above %s s)"
-                     % (", ".join(f"{x:.2f}" for x in latencies_after_idle[:10]),
-                        slow_limit))
+                     % (", ".join(f"{x:.2f}" for x in tally["after_idle"][:10]),
+                        tally["slow_limit"]))
     for kind, items in listed.items():
         for item in items[:10]:
             cited.append(f"{kind}: {item}")
         if len(items) > 10:
             cited.append(f"{kind}: ... and {len(items) - 10} more")
-    details = dict(counts, **{f"{k}_request_ids": [i.split(" ")[0].rstrip(":")
-                                                   for i in v]
-                              for k, v in listed.items()})
-    if not settled:
-        return result(UNKNOWN, cited + ["the run did not wait for the boots "
-                                        "to settle"], **details)
-    if counts["accepted"] == 0 and counts["info"] == 0:
-        return result(UNKNOWN, cited + ["no boot was accepted"], **details)
-    bad = sum(counts[k] for k in ("failed", "lost", "duplicated", "info",
-                                  "slow_after_idle"))
-    return result(REPRODUCED if bad else NOT_REPRODUCED, cited, **details)
+    return cited
 
+
+def _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details):
+    """The verdict when the claim is 'heartbeat loss of the API worker'."""
+    if closes is None:
+        return result(UNKNOWN, cited + ["the scenario has no idle period, so "
+                                        "heartbeat loss cannot be told"], **details)
+    if closes["api"]:
+        return result(REPRODUCED, cited, **details)
+    if bad:
+        return result(UNKNOWN, cited + [
+            f"{bad} boot(s) were slow, lost, failed or unanswered, but the "
+            "broker closed none of the API worker's connections for missed "
+            "heartbeats: something else caused it"], **details)
+    timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
+    idle = idle_op["done"]["time"] - idle_op["invoke"]["time"]
+    if timeout and idle < 3 * timeout:
+        return result(UNKNOWN, cited + [
+            "the idle period was shorter than 3 heartbeat timeouts, so a "
+            "missed heartbeat might not have been detected yet"], **details)
+    return result(NOT_REPRODUCED, cited, **details)

@@ -1,9 +1,54 @@
 """The ``heartbeat-loss`` checker: did the broker drop the idle API worker's
-connections for missed heartbeats? See scenarios/heartbeat-loss.toml."""
+connections for missed heartbeats? See scenarios/heartbeat-loss.toml.
+
+It reads only the run directory: history.jsonl (the requests, the idle
+period, the broker's listing), config.json (the heartbeat timeout, whether
+heartbeats were observed), logs/broker.log and logs/fake-nova-api.log.
+
+1. The first request must have succeeded; its response names the API
+   worker's PID, and oslo.messaging names each AMQP connection
+   ``program:pid:uuid``, so the broker's connections are matched to that
+   worker, never to "any connection".
+2. ``reproduced``: the broker closed at least one of them with ``missed
+   heartbeats from client`` between the first request and the end of the
+   second.
+3. ``not-reproduced``: no such close, none closed for another reason, the
+   idle period lasted at least 3 heartbeat timeouts, heartbeat checks ran
+   while idle, the broker's own listing still shows the connections, and
+   the second request succeeded.
+4. ``unknown`` otherwise, saying which of these failed.
+
+Each connection is cited on its own: its purpose, how many heartbeat checks
+the worker ran for it while idle, and whether and when the broker closed it.
+"""
 
 from fake_lab import history
 from fake_lab.checkers import evidence
 from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
+
+
+class _Verdict(Exception):
+    """Raised by a step that has reached the verdict."""
+
+    def __init__(self, verdict, *lines):
+        super().__init__(verdict)
+        self.verdict, self.lines = verdict, list(lines)
+
+
+def check(run):
+    records = history.read(run.history)
+    config = run.read_json("config.json") or {}
+    j = _Judgement(run, records, config)
+    try:
+        j.first_request()
+        j.api_connections()
+        j.idle_period()
+        j.heartbeat_checks()
+        j.listing()
+        j.decide()
+    except _Verdict as v:
+        return result(v.verdict, j.cited + v.lines, **j.details)
+    raise AssertionError("decide() always reaches a verdict")
 
 
 def _named_ops(records):
@@ -27,122 +72,158 @@ def _describe_request(name, op, t):
             f"sent at {t(op['invoke']['time'])}")
 
 
-def check(run):
-    """Did the broker drop the idle API worker's connections for missed
-    heartbeats? See scenarios/heartbeat-loss.toml for the run it judges."""
-    records = history.read(run.history)
-    config = run.read_json("config.json") or {}
-    t = Timeline(records)
-    ops = _named_ops(records)
-    first, idle, second = (ops.get(n) for n in
-                           ("first-request", "idle", "second-request"))
-    cited = []
-
-    if first is None or first["done"] is None or first["done"]["type"] != "ok":
-        return result(UNKNOWN, [
-            _describe_request("first-request", first, t),
-            "without a successful first request no RPC connection was "
-            "opened, so there is nothing to watch"])
-    api_pid = first["done"]["value"].get("api_pid")
-    cited.append(_describe_request("first-request", first, t)
-                 + f", served by API worker PID {api_pid}")
-
-    conns = [c for c in evidence.broker_connections(run.broker_log)
-             if c["pid"] == api_pid and c["opened"] <= first["done"]["time"] + 1]
-    if not conns:
-        return result(UNKNOWN, cited + [
-            f"{run.broker_log}: no connection named for PID {api_pid}; the "
-            "broker's connections cannot be matched to the API worker"])
-    cited.append("broker: the first request opened %d connection(s) of API "
-                 "worker PID %s: %s" % (len(conns), api_pid, ", ".join(
-                     f"{c['name']} at {t(c['opened'])}" for c in conns)))
-
-    if idle is None or idle["done"] is None:
-        return result(UNKNOWN, cited + ["the idle period did not complete"])
-    idle_from, idle_to = idle["invoke"]["time"], idle["done"]["time"]
-    timeout = option(config, "oslo_messaging_rabbit",
-                     "heartbeat_timeout_threshold", 0)
-    end = second["done"]["time"] if second and second["done"] else idle_to
-
-    missed = [c for c in conns if c["closed"] is not None
-              and evidence.MISSED_HEARTBEATS in (c["close_reason"] or "")
-              and first["done"]["time"] <= c["closed"] <= end]
-    checks = [e for e in evidence.client_events(run.log("fake-nova-api"))
-              if e["pid"] == api_pid]
-    idle_checks = [e for e in checks if e["kind"] == "heartbeat-check"
-                   and idle_from <= e["time"] <= idle_to]
-    observed = option(config, "lab", "observe_heartbeats", True)
-    cited.append(
-        "idle %.2f s (%s to %s, %.1f x the %s s heartbeat timeout): the API "
-        "worker ran %d heartbeat check(s) meanwhile%s" % (
-            idle_to - idle_from, t(idle_from), t(idle_to),
-            (idle_to - idle_from) / timeout if timeout else 0, timeout,
-            len(idle_checks),
-            " (%s threads)" % ", ".join(sorted({e.get("thread", "?") for e
-                                                in idle_checks}))
-            if idle_checks else "" if observed else " (observation off)"))
-    listed_alive = None
-    for rec in [r for r in records if r.get("f") == "connections-listed"]:
-        if rec["value"].get("error"):
-            cited.append(f"rabbitmqctl list_connections failed at {t(rec['time'])}: "
-                         f"{rec['value']['error']}")
-            continue
-        # The listing names a connection by its peer address; the broker
-        # log gives each of the API's connections its peer address too.
-        ports = {str(row["peer_port"]) for row in rec["value"].get("connections", [])}
-        alive = [c for c in conns if c["peer"].rsplit(":", 1)[-1] in ports]
-        listed_alive = len(alive)
-        cited.append("rabbitmqctl list_connections at %s: %d of the API "
-                     "worker's %d connection(s) listed" % (
-                         t(rec["time"]), len(alive), len(conns)))
-    # Client lines from the idle period to the end of the second request:
-    # what the driver said when it found its connections dead.
-    after = [e for e in checks if e["kind"] != "heartbeat-check"
-             and idle_from <= e["time"] <= end + 0.5]
-
-    if missed:
-        for c in missed:
-            silent = c["closed"] - first["done"]["time"]
-            cited.append(
-                "broker closed %s %.2f s after the first request: %s" % (
-                    c["name"], silent, " / ".join(c["lines"][-2:])))
-        for e in after[:4]:
-            cited.append(f"client log: {e['line']}")
-        cited.append(_describe_request("second-request", second, t))
-        return result(REPRODUCED, cited, api_pid=api_pid,
-                      connections=len(conns), missed=len(missed),
-                      idle_heartbeat_checks=len(idle_checks))
-
-    closed_early = [c for c in conns if c["closed"] is not None
-                    and c["closed"] <= end]
-    if closed_early:
-        return result(UNKNOWN, cited + [
-            "broker closed %s for another reason: %s" % (
-                c["name"], c["close_reason"]) for c in closed_early])
-    if timeout and idle_to - idle_from < 3 * timeout:
-        return result(UNKNOWN, cited + [
-            "the idle period was shorter than 3 heartbeat timeouts, so a "
-            "missed heartbeat might not have been detected yet"])
-    if observed and not idle_checks:
-        return result(UNKNOWN, cited + [
-            "no heartbeat check ran while idle and yet the broker kept the "
-            "connections: the run cannot tell why"])
-    if listed_alive is not None and listed_alive < len(conns):
-        return result(UNKNOWN, cited + [
-            "the broker log shows no close, but the broker's own listing "
-            "lacks some of the API worker's connections"])
-    if not second or not second["done"] or second["done"]["type"] != "ok":
-        return result(UNKNOWN, cited + [
-            "no missed heartbeats, but "
-            + _describe_request("second-request", second, t)])
-    cited.append("broker: no 'missed heartbeats' close for any of the API "
-                 "worker's connections; all were still open when the second "
-                 "request was sent")
-    for e in after[:4]:
-        cited.append(f"client log: {e['line']}")
-    cited.append(_describe_request("second-request", second, t))
-    return result(NOT_REPRODUCED, cited, api_pid=api_pid,
-                  connections=len(conns), missed=0,
-                  idle_heartbeat_checks=len(idle_checks))
+def _short(name):
+    """uwsgi:6243:99bd… : a connection name short enough to read."""
+    program, _, rest = (name or "?").rpartition(":")
+    return f"{program}:{rest[:4]}…" if program else name
 
 
+class _Judgement:
+    """The steps of the judgement; each cites what it saw in ``cited``."""
+
+    def __init__(self, run, records, config):
+        self.run, self.records, self.config = run, records, config
+        self.t = Timeline(records)
+        ops = _named_ops(records)
+        self.first, self.idle, self.second = (
+            ops.get(n) for n in ("first-request", "idle", "second-request"))
+        self.timeout = option(config, "oslo_messaging_rabbit",
+                              "heartbeat_timeout_threshold", 0)
+        self.observed = option(config, "lab", "observe_heartbeats", True)
+        self.cited, self.details = [], {}
+
+    def first_request(self):
+        first, t = self.first, self.t
+        if first is None or first["done"] is None or first["done"]["type"] != "ok":
+            raise _Verdict(UNKNOWN, _describe_request("first-request", first, t),
+                           "without a successful first request no RPC "
+                           "connection was opened, so there is nothing to watch")
+        self.api_pid = first["done"]["value"].get("api_pid")
+        self.details["api_pid"] = self.api_pid
+        self.cited.append(_describe_request("first-request", first, t)
+                          + f", served by API worker PID {self.api_pid}")
+
+    def api_connections(self):
+        opened_by = self.first["done"]["time"] + 1
+        self.conns = [c for c in evidence.broker_connections(self.run.broker_log)
+                      if c["pid"] == self.api_pid and c["opened"] <= opened_by]
+        if not self.conns:
+            raise _Verdict(UNKNOWN, f"{self.run.broker_log}: no connection named "
+                           f"for PID {self.api_pid}; the broker's connections "
+                           "cannot be matched to the API worker")
+        self.details["connections"] = len(self.conns)
+        self.cited.append(
+            "broker: the first request opened %d connection(s) of API worker "
+            "PID %s: %s" % (len(self.conns), self.api_pid, ", ".join(
+                f"{c['name']} at {self.t(c['opened'])}" for c in self.conns)))
+
+    def idle_period(self):
+        idle, second = self.idle, self.second
+        if idle is None or idle["done"] is None:
+            raise _Verdict(UNKNOWN, "the idle period did not complete")
+        self.idle_from, self.idle_to = idle["invoke"]["time"], idle["done"]["time"]
+        self.end = (second["done"]["time"] if second and second["done"]
+                    else self.idle_to)
+        begin = self.first["done"]["time"]
+        self.missed = [c for c in self.conns if c["closed"] is not None
+                       and evidence.MISSED_HEARTBEATS in (c["close_reason"] or "")
+                       and begin <= c["closed"] <= self.end]
+        self.details["missed"] = len(self.missed)
+
+    def heartbeat_checks(self):
+        """The idle heartbeat checks of each connection, and of all."""
+        events = [e for e in evidence.client_events(self.run.log("fake-nova-api"))
+                  if e["pid"] == self.api_pid]
+        self.client_lines = [e for e in events if e["kind"] != "heartbeat-check"
+                             and self.idle_from <= e["time"] <= self.end + 0.5]
+        idle_checks = [e for e in events if e["kind"] == "heartbeat-check"
+                       and self.idle_from <= e["time"] <= self.idle_to]
+        self.idle_checks = idle_checks
+        self.details["idle_heartbeat_checks"] = len(idle_checks)
+        span = self.idle_to - self.idle_from
+        threads = sorted({e.get("thread", "?") for e in idle_checks})
+        self.cited.append(
+            "idle %.2f s (%s to %s, %.1f x the %s s heartbeat timeout): the API "
+            "worker ran %d heartbeat check(s) meanwhile%s" % (
+                span, self.t(self.idle_from), self.t(self.idle_to),
+                span / self.timeout if self.timeout else 0, self.timeout,
+                len(idle_checks),
+                f" ({', '.join(threads)} threads)" if idle_checks
+                else "" if self.observed else " (observation off)"))
+        per_connection = {}
+        for conn in self.conns:
+            mine = [e for e in idle_checks if e.get("name") == conn["name"]]
+            per_connection[conn["name"]] = len(mine)
+            self.cited.append("connection %s (%s): %s; %s" % (
+                _short(conn["name"]), self._purpose(conn, events),
+                f"{len(mine)} heartbeat check(s) while idle" if self.observed
+                else "not observed", self._fate(conn)))
+        self.details["idle_checks_per_connection"] = per_connection
+
+    def _purpose(self, conn, events):
+        purposes = {e.get("purpose") for e in events
+                    if e.get("name") == conn["name"] and e.get("purpose")}
+        return "/".join(sorted(purposes)) or "purpose not observed"
+
+    def _fate(self, conn):
+        if conn["closed"] is None or conn["closed"] > self.end:
+            return "still open at the second request"
+        why = ("for missed heartbeats" if conn in self.missed
+               else f"for another reason: {conn['close_reason'] or '?'}")
+        return (f"closed by the broker at {self.t(conn['closed'])} {why}, "
+                f"{conn['closed'] - self.first['done']['time']:.2f} s after "
+                "the first request")
+
+    def listing(self):
+        self.listed_alive = None
+        for rec in [r for r in self.records if r.get("f") == "connections-listed"]:
+            if rec["value"].get("error"):
+                self.cited.append(f"rabbitmqctl list_connections failed at "
+                                  f"{self.t(rec['time'])}: {rec['value']['error']}")
+                continue
+            # The listing names a connection by its peer address; the broker
+            # log gives each of the API's connections its peer address too.
+            ports = {str(row["peer_port"])
+                     for row in rec["value"].get("connections", [])}
+            alive = [c for c in self.conns if c["peer"].rsplit(":", 1)[-1] in ports]
+            self.listed_alive = len(alive)
+            self.cited.append("rabbitmqctl list_connections at %s: %d of the API "
+                              "worker's %d connection(s) listed" % (
+                                  self.t(rec["time"]), len(alive), len(self.conns)))
+
+    def decide(self):
+        second = _describe_request("second-request", self.second, self.t)
+        if self.missed:
+            for c in self.missed:
+                self.cited.append("broker closed %s %.2f s after the first "
+                                  "request: %s" % (
+                                      c["name"], c["closed"] - self.first["done"]["time"],
+                                      " / ".join(c["lines"][-2:])))
+            raise _Verdict(REPRODUCED, *self._client_lines(), second)
+        closed_early = [c for c in self.conns if c["closed"] is not None
+                        and c["closed"] <= self.end]
+        if closed_early:
+            raise _Verdict(UNKNOWN, *("broker closed %s for another reason: %s" % (
+                c["name"], c["close_reason"]) for c in closed_early))
+        if self.timeout and self.idle_to - self.idle_from < 3 * self.timeout:
+            raise _Verdict(UNKNOWN, "the idle period was shorter than 3 heartbeat "
+                           "timeouts, so a missed heartbeat might not have been "
+                           "detected yet")
+        if self.observed and not self.idle_checks:
+            raise _Verdict(UNKNOWN, "no heartbeat check ran while idle and yet the "
+                           "broker kept the connections: the run cannot tell why")
+        if self.listed_alive is not None and self.listed_alive < len(self.conns):
+            raise _Verdict(UNKNOWN, "the broker log shows no close, but the "
+                           "broker's own listing lacks some of the API worker's "
+                           "connections")
+        if not self.second or not self.second["done"] or \
+                self.second["done"]["type"] != "ok":
+            raise _Verdict(UNKNOWN, "no missed heartbeats, but " + second)
+        raise _Verdict(NOT_REPRODUCED,
+                       "broker: no 'missed heartbeats' close for any of the API "
+                       "worker's connections; all were still open when the "
+                       "second request was sent", *self._client_lines(), second)
+
+    def _client_lines(self):
+        """What the driver said when it found its connections dead."""
+        return [f"client log: {e['line']}" for e in self.client_lines[:4]]

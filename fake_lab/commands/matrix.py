@@ -25,7 +25,7 @@ import tomllib
 
 from fake_lab import catalogue, checkers, runner, settings
 from fake_lab.checkers import evidence
-from fake_lab.daemons import containers, pyenvs, reaper
+from fake_lab.daemons import containers, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.errors import LabError, UsageError
 from fake_lab.lab import Lab
@@ -159,21 +159,19 @@ class Matrix:
 
     @contextlib.contextmanager
     def session(self, kind, vhosts):
-        """A run directory with its reaper and the shared broker."""
+        """A run directory (prepared as every run's is) and the shared broker."""
         self.started = time.monotonic()
-        mdir = RunDir.create(self.runs_dir, f"{kind}-{self.scenario['name']}")
-        reaper.mark_runner(mdir.path)
-        watchdog = reaper.spawn(mdir.path)
-        broker = broker_mod.PrivateBroker(mdir.file("broker"), log_dir=mdir.logs,
-                                          vhosts=vhosts)
-        try:
-            broker.start()
-            yield mdir, broker
-        finally:
-            with runner.signals_deferred():
-                self._abort()
-                broker.stop()
-                reaper.release(watchdog)
+        with runner.prepared(self.runs_dir, f"{kind}-{self.scenario['name']}",
+                             self.say) as mdir:
+            broker = broker_mod.PrivateBroker(mdir.file("broker"),
+                                              log_dir=mdir.logs, vhosts=vhosts)
+            try:
+                broker.start()
+                yield mdir, broker
+            finally:
+                with runner.signals_deferred():
+                    self._abort()
+                    broker.stop()
 
     def run_cells(self, mdir, broker, cells):
         """Prepare and run ``cells`` (in parallel); each gets its verdict."""

@@ -20,11 +20,10 @@ import subprocess
 import sys
 import time
 
-from fake_lab import runner, settings
+from fake_lab import runner
 from fake_lab.daemons import procs, reaper
 from fake_lab.errors import DaemonFailed, UsageError
 from fake_lab.lab import Lab
-from fake_lab.rundir import RunDir
 
 READY = "# fake-lab: ready"
 PROFILE = {"name": "up", "summary": "a lab that stays up", "workload": [],
@@ -67,38 +66,35 @@ def exports(lab, run):
 
 def up(overrides, user_files, runs_dir, api_port=0, say=print):
     """Start the lab, say the exports, wait for a signal, stop it all."""
-    for old, pids in reaper.sweep_abandoned(runs_dir):
-        print(f"# stopped {len(pids)} process(es) left by {old}", file=sys.stderr)
-    run = RunDir.create(runs_dir, "up")
-    reaper.mark_runner(run.path)
-    watchdog = reaper.spawn(run.path)
-    lab = None
-    stop = []
+    def note(line):  # standard output is for the export lines only
+        print(f"# {line}", file=sys.stderr)
 
-    def _stop(signum, frame):
-        stop.append(signum)
+    with runner.prepared(runs_dir, "up", note) as run:
+        lab = None
+        stop = []
 
-    try:
-        s = settings.resolve(PROFILE, user_files, overrides, run.etc)
-        run.write_json("config.json", {"scenario": "up", "options": s.values,
-                                       "files": s.files})
-        lab = Lab(run, s, api_port=api_port)
-        lab.start()
-        for name, value in exports(lab, run).items():
-            say(f"export {name}={shlex.quote(value)}")
-        say(READY)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _stop)
-        while not stop:
-            time.sleep(0.2)
-            dead = [n for n, d in lab.services.items() if not d.alive()]
-            if dead:
-                raise DaemonFailed(f"{', '.join(dead)} exited; stopping the lab")
-    finally:
-        with runner.signals_deferred():
-            if lab is not None:
-                lab.stop()
-            reaper.release(watchdog)
+        def _stop(signum, frame):
+            stop.append(signum)
+
+        try:
+            s = runner.configure(run, PROFILE, overrides, user_files)
+            lab = Lab(run, s, api_port=api_port)
+            lab.start()
+            runner.record_imported(run, lab)
+            for name, value in exports(lab, run).items():
+                say(f"export {name}={shlex.quote(value)}")
+            say(READY)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, _stop)
+            while not stop:
+                time.sleep(0.2)
+                dead = [n for n, d in lab.services.items() if not d.alive()]
+                if dead:
+                    raise DaemonFailed(f"{', '.join(dead)} exited; stopping the lab")
+        finally:
+            with runner.signals_deferred():
+                if lab is not None:
+                    lab.stop()
     return 0
 
 
