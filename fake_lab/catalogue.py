@@ -8,9 +8,7 @@ import tomllib
 from fake_lab.checkers import CHECKERS
 from fake_lab.errors import UsageError
 from fake_lab.paths import SCENARIOS as HERE
-
-OPS = ("call", "cast", "idle", "list-connections", "boot", "read", "settle",
-       "stop-service")
+from fake_lab.workload.generator import OPS
 
 
 def names():

@@ -1,12 +1,6 @@
 """``fake-lab``: run the lab's scenarios and judge their runs.
 
-Exit codes (also in README.md):
-  0  the run completed (and matched --expect, when given)
-  1  the verdict differs from --expect: a regression for a CI job
-  2  bad input: unknown scenario, bad option value, unreadable config file
-  3  the lab could not run: a binary missing, a port taken, a daemon failed
-  4  --expect was given and the verdict is unknown
-  130 interrupted (Ctrl-C, SIGTERM); everything started was stopped
+The exit codes are in fake_lab/errors.py (MEANINGS), printed by --help.
 """
 
 import argparse
@@ -27,7 +21,8 @@ from fake_lab.commands import up as up_mod
 from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
 
-EPILOG = __doc__.split("\n\n", 1)[1]
+EPILOG = "exit codes:\n" + "\n".join(
+    f"  {code:<4}{text}" for code, text in errors.MEANINGS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +66,14 @@ def build_parser():
                                 parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="list the scenarios")
+    for add in (_add_run_command, _add_soak_command, _add_matrix_command,
+                _add_bisect_command, _add_up_commands, _add_reading_commands):
+        add(sub)
+    return parser
 
+
+def _add_run_command(sub):
+    """fake-lab run SCENARIO"""
     run = sub.add_parser("run", help="run a scenario and judge it",
                          epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,6 +89,9 @@ def build_parser():
     run.add_argument("--api-port", type=_port, default=0,
                      help="the fake nova-api's port (default: a free one)")
 
+
+def _add_soak_command(sub):
+    """fake-lab soak SCENARIO -n N"""
     soak = sub.add_parser("soak", help="run a scenario N times and count "
                           "verdicts and leftovers (processes, ports, epmd "
                           "names, namespaces, temporary files)")
@@ -102,6 +107,9 @@ def build_parser():
                       help="soak the scenario's control")
     _add_run_options(soak)
 
+
+def _add_matrix_command(sub):
+    """fake-lab matrix [SCENARIO] --axis NAME=V1,V2"""
     matrix = sub.add_parser(
         "matrix", help="run a scenario over a grid of axes (every cell a real "
         "run) and compare each cell with the expectations catalogue",
@@ -118,6 +126,9 @@ def build_parser():
     matrix.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 
+
+def _add_bisect_command(sub):
+    """fake-lab bisect --good X --bad Y"""
     bisect = sub.add_parser(
         "bisect", help="find the first oslo.messaging release whose verdict "
         "differs between two releases", description=bisect_mod.__doc__,
@@ -131,6 +142,9 @@ def build_parser():
     bisect.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 
+
+def _add_up_commands(sub):
+    """fake-lab up / fake-lab down"""
     upper = sub.add_parser("up", help="start a lab that stays up (broker, "
                            "services, API, clouds.yaml) until Ctrl-C or "
                            "fake-lab down", description=up_mod.__doc__,
@@ -147,6 +161,9 @@ def build_parser():
     downer.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 
+
+def _add_reading_commands(sub):
+    """fake-lab trace and fake-lab check: they read a run directory"""
     tracer = sub.add_parser("trace", help="one request's path across every "
                             "process of a run, in time order")
     tracer.add_argument("run_dir")
@@ -157,7 +174,6 @@ def build_parser():
                            "without running anything")
     check.add_argument("run_dir")
     check.add_argument("--expect", choices=checkers.VERDICTS)
-    return parser
 
 
 def _add_run_options(parser):
@@ -290,6 +306,13 @@ def _cmd_matrix(args):
     print(f"table: {mdir.file('matrix.md')}")
     if summary["disagreements"]:
         return errors.EXIT_EXPECTATION
+    not_run = [c for c in summary["cells"] if c["agreement"] == matrix_mod.NOT_RUN]
+    if not_run or not summary["cells"]:
+        # A cell without evidence must never pass for a green matrix.
+        print(f"{len(not_run)} of {len(summary['cells'])} cell(s) gave no "
+              "evidence (not run, unavailable or crashed): "
+              + ", ".join(c["id"] for c in not_run[:5]), file=sys.stderr)
+        return errors.EXIT_INCOMPLETE
     if any(c["agreement"] == "unknown" for c in summary["cells"]):
         return errors.EXIT_UNKNOWN
     return errors.EXIT_OK
@@ -301,7 +324,11 @@ def _cmd_bisect(args):
                                       args.runs_dir,
                                       say=lambda s: print(s, flush=True))
     first = summary["first_different"]
-    if first:
+    if summary["inconclusive"]:
+        lo, hi = summary["inconclusive"]
+        print(f"inconclusive: a probe between {lo} and {hi} stayed unknown "
+              "when run twice, so the change cannot be placed there")
+    elif first:
         print(f"first release whose verdict differs from {summary['good']} "
               f"({summary['ends'][0]}): {first} ({summary['ends'][1]})")
     else:
@@ -310,6 +337,8 @@ def _cmd_bisect(args):
     if summary["skipped"]:
         print(f"skipped (unavailable here): {', '.join(summary['skipped'])}")
     print(f"table: {mdir.file('matrix.md')}")
+    if summary["inconclusive"]:
+        return errors.EXIT_UNKNOWN
     return errors.EXIT_OK if first else errors.EXIT_EXPECTATION
 
 

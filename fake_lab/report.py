@@ -23,9 +23,7 @@ def render(run, result):
             lines.append(f"- [{group}] " + ", ".join(
                 f"{k}={v}" for k, v in values.items()))
         lines.append("")
-    if config.get("versions"):
-        lines += ["## Versions", "", "- " + ", ".join(
-            f"{k} {v}" for k, v in config["versions"].items()), ""]
+    lines += _versions(config)
     lines += ["## Timings (s)", ""]
     lines += [f"- {k}: {v}" for k, v in result.get("timings", {}).items()]
     lines += ["", "## Files", ""]
@@ -35,6 +33,18 @@ def render(run, result):
             lines += [f"- {sub}/{f}" for f in sorted(os.listdir(folder))]
     lines += ["- history.jsonl", "- result.json", ""]
     return "\n".join(lines)
+
+
+def _versions(config):
+    """What each service imported (its own log's word), then the runner's."""
+    lines = []
+    for service, found in (config.get("imported") or {}).items():
+        lines.append(f"- {service} imported: " + ", ".join(
+            f"{k} {v}" for k, v in found.items()))
+    if config.get("runner_versions"):
+        lines.append("- the runner (fake-lab itself, not under test): " + ", ".join(
+            f"{k} {v}" for k, v in config["runner_versions"].items()))
+    return ["## Versions", "", *lines, ""] if lines else []
 
 
 def write(run, result):
