@@ -31,7 +31,9 @@ class FakeRun:
         self.run = RunDir(str(tmp_path))
         os.makedirs(self.run.logs, exist_ok=True)
         self.records, self.broker, self.api = [], [], []
-        self.config = {"scenario": "heartbeat-loss", "options": {
+        self.config = {"scenario": "heartbeat-loss",
+                       "checker": {"name": "heartbeat-loss", "options": {}},
+                       "options": {
             "oslo_messaging_rabbit": {"heartbeat_timeout_threshold": timeout},
             "lab": {"observe_heartbeats": observe}}}
         self.ids = 0
@@ -94,12 +96,13 @@ class FakeRun:
         self.api.append(f"{client_stamp(t)} fake-nova-api[{pid}] {level} "
                         f"{logger} {msg}")
 
-    def heartbeat_checks(self, conn, start, end, every=0.17, thread="native"):
+    def heartbeat_checks(self, conn, start, end, every=0.17, thread="native",
+                         purpose="send"):
         t = start
         while t < end:
-            self.api_line(t, "INFO", "fake_service.observe",
-                          f"heartbeat-check connection={conn[2]} purpose=send "
-                          f"thread={thread}(Rabbit-heartbeat)")
+            self.api_line(t, "INFO", "fake_service.observe [-]",
+                          f"heartbeat-check connection={conn[2]} "
+                          f"purpose={purpose} thread={thread}")
             t += every
 
     def write(self):
@@ -112,6 +115,8 @@ class FakeRun:
         with open(self.run.log("fake-nova-api"), "w") as f:
             f.write("\n".join(sorted(self.api)) + "\n")
         self.run.write_json("config.json", self.config)
+        if getattr(self, "final_state", None) is not None:
+            self.run.write_json("final-state.json", self.final_state)
         return self.run
 
 

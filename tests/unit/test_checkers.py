@@ -2,6 +2,7 @@ import pytest
 
 from fake_lab import checkers
 from fake_lab.checkers import heartbeat_loss
+from fake_lab.errors import UsageError
 from tests.unit import runs
 
 check = heartbeat_loss.check
@@ -99,15 +100,42 @@ def test_without_observation_the_broker_alone_decides(tmp_path):
     assert "(observation off)" in "\n".join(verdict["evidence"])
 
 
-@pytest.mark.parametrize("builder", [runs.eventlet_run, runs.threading_run])
-def test_the_same_run_judged_twice_gives_the_same_result(tmp_path, builder):
-    run = builder(tmp_path).write()
-    assert check(run) == check(run)
-
-
 def test_history_on_a_full_disk_raises_storage_error():
     from fake_lab.errors import StorageError
     from fake_lab.history import History
 
     with pytest.raises(StorageError, match="No space left on device"):
         History("/dev/full").event("x")
+
+
+def test_each_connection_is_cited_with_its_own_heartbeat_checks(tmp_path):
+    # One connection kept its heartbeats, the other made none and was closed:
+    # a sum over both ("N checks") would hide which one went silent.
+    fr = runs.FakeRun(tmp_path)
+    fr.request("first-request", 5.0)
+    listen = fr.connection(5.01, uid="listen-conn")
+    send = fr.connection(5.02, uid="send-conn")
+    fr.op("idle", "idle", 5.05, 8.6, slept=3.55)
+    fr.heartbeat_checks(listen, 5.1, 8.5, purpose="listen")
+    fr.missed_heartbeats(send, 8.0)
+    fr.request("second-request", 8.7, latency=1.0)
+    verdict = check(fr.write())
+    assert verdict["verdict"] == checkers.REPRODUCED
+    lines = verdict["evidence"]
+    send_line = next(e for e in lines if e.startswith("connection uwsgi:6243:send"))
+    listen_line = next(e for e in lines if e.startswith("connection uwsgi:6243:list"))
+    assert "0 heartbeat check(s) while idle" in send_line
+    assert "closed by the broker at t=+8.00s for missed heartbeats" in send_line
+    assert "(listen)" in listen_line and "still open" in listen_line
+    assert verdict["details"]["idle_checks_per_connection"][send[2]] == 0
+    assert verdict["details"]["idle_checks_per_connection"][listen[2]] > 10
+
+
+def test_judge_uses_the_checker_recorded_in_the_run(tmp_path):
+    run = runs.eventlet_run(tmp_path).write()
+    assert checkers.judge(run)["verdict"] == checkers.REPRODUCED
+    config = run.read_json("config.json")
+    config["checker"]["name"] = "no-such-checker"
+    run.write_json("config.json", config)
+    with pytest.raises(UsageError, match="no checker this lab knows"):
+        checkers.judge(run)

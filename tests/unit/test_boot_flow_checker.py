@@ -1,0 +1,93 @@
+"""The boot-flow checker on recorded runs: every fate of a boot, and the
+narrower claim of boot-during-heartbeat-loss (cause = api-heartbeat-loss)."""
+
+import pytest
+
+from fake_lab.checkers import NOT_REPRODUCED, REPRODUCED, UNKNOWN, boot_flow
+from tests.unit import runs
+
+
+def boot_run(tmp_path, cause=None, close=True, slow=True, lost=False):
+    """A warm-up boot, an idle period, then three boots (the first slow)."""
+    fr = runs.FakeRun(tmp_path)
+    fr.config["checker"] = {"name": "boot-flow", "options": {
+        "slow_seconds": 0.5, **({"cause": cause} if cause else {})}}
+    instances, tasks = {}, {}
+    plan = [("warm-up-1", 5.0, 0.05), ("after-idle-1", 9.0, 1.05 if slow else 0.05),
+            ("after-idle-2", 10.2, 0.05), ("after-idle-3", 10.4, 0.05)]
+    for n, (name, t, latency) in enumerate(plan):
+        uuid, task = f"uuid-{n}", f"task-{n}"
+        fr.op("boot", name, t, t + latency, "ok", status=202, latency=latency,
+              api_pid=runs.API_PID, request_id=f"req-{n}", server_id=uuid,
+              task_id=task)
+        done = not (lost and n == 3)
+        instances[uuid] = {"uuid": uuid, "status": "ACTIVE" if done else "BUILD",
+                           "task_state": None if done else "spawning",
+                           "host": "fake-compute-1", "fault": None}
+        tasks[task] = {"id": task, "status": "completed" if done else "in-progress",
+                       "reason": None}
+    a = fr.connection(5.01, uid="reply")
+    fr.connection(5.02, uid="send")
+    fr.op("idle", "idle", 5.1, 8.9, slept=3.8)
+    if close:
+        fr.missed_heartbeats(a, 8.0)
+    fr._rec(12.0, type="event", f="settled", process="runner",
+            value={"in_progress": 1 if lost else 0, "seconds": 1.0})
+    fr.final_state = {"instances": instances, "tasks": tasks,
+                      "builds": {u: 1 for u in instances}}
+    return fr
+
+
+def test_slow_boot_after_idle_is_reproduced(tmp_path):
+    verdict = boot_flow.check(boot_run(tmp_path).write())
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["details"]["slow_after_idle"] == 1
+    assert verdict["details"]["slow_after_idle_request_ids"] == ["req-1"]
+
+
+def test_nothing_wrong_is_not_reproduced(tmp_path):
+    verdict = boot_flow.check(boot_run(tmp_path, slow=False).write())
+    assert verdict["verdict"] == NOT_REPRODUCED
+
+
+def test_a_boot_left_in_build_is_lost_by_request_id(tmp_path):
+    verdict = boot_flow.check(boot_run(tmp_path, slow=False, lost=True).write())
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["details"]["lost_request_ids"] == ["req-3"]
+
+
+def test_heartbeat_cause_with_the_api_workers_close_is_reproduced(tmp_path):
+    verdict = boot_flow.check(boot_run(tmp_path, cause="api-heartbeat-loss").write())
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["details"]["api_heartbeat_closes"] == 1
+    assert "1 of them the API worker's (PID 6243)" in "\n".join(verdict["evidence"])
+
+
+def test_heartbeat_cause_slow_boot_without_a_close_is_unknown(tmp_path):
+    run = boot_run(tmp_path, cause="api-heartbeat-loss", close=False).write()
+    verdict = boot_flow.check(run)
+    assert verdict["verdict"] == UNKNOWN
+    assert "something else caused it" in verdict["evidence"][-1]
+
+
+def test_heartbeat_cause_nothing_slow_nothing_closed_is_not_reproduced(tmp_path):
+    run = boot_run(tmp_path, cause="api-heartbeat-loss", close=False, slow=False)
+    assert boot_flow.check(run.write())["verdict"] == NOT_REPRODUCED
+
+
+def test_another_process_closed_connection_is_not_the_api_workers(tmp_path):
+    fr = boot_run(tmp_path, cause="api-heartbeat-loss", close=False)
+    other = fr.connection(5.03, pid=999, program="fake-compute", uid="c")
+    fr.missed_heartbeats(other, 8.1)
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == UNKNOWN
+    assert "0 of them the API worker's" in "\n".join(verdict["evidence"])
+
+
+@pytest.mark.parametrize("state, needle", [
+    (None, "no final state"), ({"error": "OperationalError: locked"}, "unreadable")])
+def test_without_a_final_state_it_is_unknown(tmp_path, state, needle):
+    fr = boot_run(tmp_path)
+    fr.final_state = state
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == UNKNOWN and needle in verdict["evidence"][-1]
