@@ -1,0 +1,444 @@
+"""The relay: every AMQP connection of a run goes through it, so that the
+lab sees what crossed the wire and can break the wire on purpose.
+
+It is a TCP relay on 127.0.0.1 between the fake services and the broker
+(their transport URL differs only by its port), written with asyncio. It
+reads AMQP 0-9-1 framing in both directions (frame type, channel, size,
+frame-end) without changing a byte, and writes to ``wire.jsonl`` in the run
+directory, on the history's clock (epoch seconds), for every connection:
+
+- ``accept``: the client's address and the relay's own port towards the
+  broker (the peer port the broker's log and ``rabbitmqctl`` name);
+- ``connection-name``: the client's ``connection_name`` from
+  Connection.StartOk (oslo.messaging's ``program:pid:uuid``);
+- ``tune`` / ``tune-ok``: the heartbeat interval each side proposed and the
+  one negotiated;
+- ``heartbeat``: every heartbeat frame, with its direction;
+- ``traffic``: per second and direction, the frames (by type) and bytes of
+  everything else;
+- ``close``: Connection.Close by either side, with its reply code and text;
+- ``end``: how the TCP connection ended (``fin`` or ``rst``, and by whom).
+
+Faults, asked for on a control port (one JSON object per line):
+``blackhole`` (keep every open socket but forward no byte, as a firewall or
+NAT that dropped an idle flow: connections opened afterwards pass),
+``reset`` (RST both ends of every connection), ``latency`` (``ms`` each
+way), ``heal`` (undo blackhole and latency) and ``stats``.
+
+toxiproxy is the model users know; it cannot read AMQP (so it could not say
+which connection went silent or when a heartbeat crossed) and it is not
+packaged here. This relay is one Python process of the run, found and
+stopped like every other by its owner mark.
+
+    python -m fake_lab.daemons.relay --listen-port P --upstream-port Q \\
+        --control-port C --wire RUN/wire.jsonl
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import signal
+import socket
+import struct
+import sys
+import time
+
+HOST = "127.0.0.1"
+PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
+FRAME_END = 0xCE
+FRAME_TYPES = {1: "method", 2: "header", 3: "body", 8: "heartbeat"}
+READY_LINE = "relay ready"
+# Connection class methods the relay decodes: (class, method) -> name.
+CONNECTION_START_OK = (10, 11)
+CONNECTION_TUNE = (10, 30)
+CONNECTION_TUNE_OK = (10, 31)
+CONNECTION_CLOSE = (10, 50)
+
+
+class FrameReader:
+    """Splits one direction's byte stream into AMQP frames, incrementally.
+
+    ``feed(data)`` returns the frames completed so far as (type, channel,
+    size, payload): ``payload`` is kept only for Connection-class methods
+    (the rest is counted, never copied). The client's direction starts with
+    the 8-byte protocol header. A stream that is not AMQP 0-9-1, or a frame
+    whose frame-end octet is wrong, stops the parsing (``broken`` says why):
+    the bytes are still forwarded, untouched."""
+
+    def __init__(self, protocol_header=False):
+        self.buf = bytearray()
+        self.header_pending = protocol_header
+        self.broken = None
+
+    def feed(self, data):
+        if self.broken:
+            return []
+        self.buf += data
+        frames = []
+        if self.header_pending:
+            if len(self.buf) < len(PROTOCOL_HEADER):
+                return frames
+            header = bytes(self.buf[:8])
+            del self.buf[:8]
+            self.header_pending = False
+            if header != PROTOCOL_HEADER:
+                self.broken = f"not AMQP 0-9-1: protocol header {header!r}"
+                return frames
+        pos = 0
+        while len(self.buf) - pos >= 8:
+            ftype, channel, size = struct.unpack_from(">BHI", self.buf, pos)
+            if len(self.buf) - pos < 8 + size:
+                break
+            if self.buf[pos + 7 + size] != FRAME_END:
+                self.broken = (f"frame-end octet {self.buf[pos + 7 + size]:#x} "
+                               f"after a type {ftype} frame of {size} bytes")
+                break
+            payload = None
+            if ftype == 1 and size >= 4 and self.buf[pos + 7:pos + 9] == b"\x00\x0a":
+                payload = bytes(self.buf[pos + 7:pos + 7 + size])
+            frames.append((ftype, channel, size, payload))
+            pos += 8 + size
+        del self.buf[:pos]
+        return frames
+
+
+def decode_method(payload):
+    """((class, method), fields) of a Connection-class method the lab reads;
+    fields is {} for the others."""
+    from amqp.serialization import loads
+
+    key = struct.unpack_from(">HH", payload, 0)
+    if key == CONNECTION_START_OK:
+        (props, mechanism, _, locale), _ = loads("FsSs", payload, 4)
+        name = props.get("connection_name")
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        return key, {"connection_name": name, "mechanism": mechanism,
+                     "product": props.get("product")}
+    if key in (CONNECTION_TUNE, CONNECTION_TUNE_OK):
+        (channel_max, frame_max, heartbeat), _ = loads("BlB", payload, 4)
+        return key, {"channel_max": channel_max, "frame_max": frame_max,
+                     "heartbeat": heartbeat}
+    if key == CONNECTION_CLOSE:
+        (code, text, class_id, method_id), _ = loads("BsBB", payload, 4)
+        return key, {"reply_code": code, "reply_text": text,
+                     "failing_method": [class_id, method_id]}
+    return key, {}
+
+
+class Wire:
+    """wire.jsonl: one JSON object a line, flushed at once (the run may be
+    killed at any moment)."""
+
+    def __init__(self, path):
+        self.file = open(path, "a", buffering=1)
+
+    def record(self, event, **fields):
+        fields.update(time=round(time.time(), 6), event=event)
+        self.file.write(json.dumps(fields, sort_keys=True) + "\n")
+
+
+class Connection:
+    """One client connection and its upstream twin."""
+
+    def __init__(self, cid, wire, client_addr):
+        self.id = cid
+        self.wire = wire
+        self.client = f"{client_addr[0]}:{client_addr[1]}"
+        self.readers = {"c2s": FrameReader(protocol_header=True),
+                        "s2c": FrameReader()}
+        self.writers = {}
+        self.name = None
+        self.blackholed = False
+        self.ended = False
+        self.forwarded = {"c2s": 0, "s2c": 0}
+        self.dropped = {"c2s": 0, "s2c": 0}
+        self.second = {"c2s": None, "s2c": None}
+        self.counts = {"c2s": {}, "s2c": {}}
+
+    def record(self, event, **fields):
+        self.wire.record(event, conn=self.id, **fields)
+
+    def observe(self, direction, data):
+        """Parse what crossed in ``direction``; record what matters."""
+        reader = self.readers[direction]
+        was_broken = reader.broken
+        now = time.time()
+        for ftype, channel, size, payload in reader.feed(data):
+            if ftype == 8:
+                self.record("heartbeat", dir=direction, channel=channel)
+                continue
+            self._count(direction, now, FRAME_TYPES.get(ftype, str(ftype)), size + 8)
+            if payload is not None:
+                self._method(direction, payload)
+        if reader.broken and not was_broken:
+            self.record("unparsed", dir=direction, why=reader.broken)
+
+    def _count(self, direction, now, kind, nbytes):
+        second = int(now)
+        if self.second[direction] != second:
+            self.flush(direction)
+            self.second[direction] = second
+        counts = self.counts[direction]
+        counts[kind] = counts.get(kind, 0) + 1
+        counts["bytes"] = counts.get("bytes", 0) + nbytes
+
+    def flush(self, direction=None):
+        for d in ([direction] if direction else ["c2s", "s2c"]):
+            if self.counts[d]:
+                nbytes = self.counts[d].pop("bytes", 0)
+                self.record("traffic", dir=d, second=self.second[d],
+                            frames=self.counts[d], bytes=nbytes)
+                self.counts[d] = {}
+
+    def _method(self, direction, payload):
+        try:
+            key, fields = decode_method(payload)
+        except Exception as exc:  # a malformed method: say so, keep relaying
+            self.record("undecoded", dir=direction, why=f"{type(exc).__name__}: {exc}")
+            return
+        if key == CONNECTION_START_OK:
+            self.name = fields["connection_name"]
+            self.record("connection-name", name=self.name, product=fields["product"])
+        elif key == CONNECTION_TUNE:
+            self.record("tune", dir=direction, **fields)
+        elif key == CONNECTION_TUNE_OK:
+            self.record("tune-ok", dir=direction, **fields)
+        elif key == CONNECTION_CLOSE:
+            by = "client" if direction == "c2s" else "server"
+            self.record("close", dir=direction, by=by, **fields)
+
+    def end(self, how, by):
+        if not self.ended:
+            self.ended = True
+            self.flush()
+            self.record("end", how=how, by=by, forwarded=self.forwarded,
+                        dropped=self.dropped)
+
+
+def _rst(writer):
+    """Close ``writer``'s socket with an RST rather than a FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
+
+
+class Relay:
+    def __init__(self, listen_port, upstream_port, wire_path, control_port):
+        self.listen_port, self.upstream_port = listen_port, upstream_port
+        self.control_port = control_port
+        self.wire = Wire(wire_path)
+        self.ids = itertools.count(1)
+        self.conns = {}
+        self.latency = 0.0
+
+    async def serve(self, wait_upstream=60.0):
+        # Listen only once the broker answers: the services wait for this
+        # port to open before they connect, as they would for the broker's.
+        deadline = time.monotonic() + wait_upstream
+        while True:
+            try:
+                _, probe = await asyncio.open_connection(HOST, self.upstream_port)
+                probe.close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"the broker's port {self.upstream_port} did not open "
+                          f"within {wait_upstream:.0f} s", flush=True)
+                    return 1
+                await asyncio.sleep(0.05)
+        self.server = await asyncio.start_server(self._client, HOST, self.listen_port)
+        self.control = await asyncio.start_server(self._control, HOST,
+                                                  self.control_port)
+        self.wire.record("relay-start", listen=self.listen_port,
+                         upstream=self.upstream_port)
+        print(f"{READY_LINE}: {HOST}:{self.listen_port} -> "
+              f"{HOST}:{self.upstream_port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for conn in list(self.conns.values()):
+            conn.end("fin", "relay")
+        self.wire.record("relay-stop")
+        return 0
+
+    async def _client(self, creader, cwriter):
+        conn = Connection(next(self.ids), self.wire,
+                          cwriter.get_extra_info("peername"))
+        try:
+            sreader, swriter = await asyncio.open_connection(HOST, self.upstream_port)
+        except OSError as exc:
+            conn.record("accept", client=conn.client, upstream_error=str(exc))
+            _rst(cwriter)  # as the broker's own refusal would look
+            return
+        conn.writers = {"c2s": swriter, "s2c": cwriter}
+        conn.record("accept", client=conn.client,
+                    upstream_local=swriter.get_extra_info("sockname")[1])
+        self.conns[conn.id] = conn
+        try:
+            await asyncio.gather(self._pump(conn, "c2s", creader, swriter),
+                                 self._pump(conn, "s2c", sreader, cwriter))
+        finally:
+            self.conns.pop(conn.id, None)
+            conn.end("fin", "relay")
+
+    async def _pump(self, conn, direction, reader, writer):
+        side = "client" if direction == "c2s" else "server"
+        other = conn.writers["s2c" if direction == "c2s" else "c2s"]
+        while True:
+            try:
+                data = await reader.read(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                conn.end("rst", side)
+                _rst(writer)
+                return
+            except (OSError, asyncio.CancelledError):
+                return
+            if not data:
+                conn.end("fin", side)
+                try:
+                    writer.write_eof()
+                except (OSError, RuntimeError):
+                    pass
+                return
+            conn.observe(direction, data)
+            if conn.blackholed:
+                conn.dropped[direction] += len(data)
+                continue
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            conn.forwarded[direction] += len(data)
+            try:
+                writer.write(data)
+                await writer.drain()
+            except (ConnectionResetError, BrokenPipeError, OSError):
+                conn.end("rst", "server" if direction == "c2s" else "client")
+                _rst(other)
+                return
+
+    def fault(self, verb, **options):
+        """Apply one fault; returns what it did."""
+        if verb == "blackhole":
+            for conn in self.conns.values():
+                conn.blackholed = True
+            done = {"connections": sorted(self.conns)}
+        elif verb == "reset":
+            done = {"connections": sorted(self.conns)}
+            for conn in list(self.conns.values()):
+                conn.end("rst", "relay")
+                for writer in conn.writers.values():
+                    _rst(writer)
+        elif verb == "latency":
+            ms = float(options.get("ms", -1))
+            if ms < 0:
+                raise ValueError("latency needs ms >= 0")
+            self.latency = ms / 1000.0
+            done = {"ms": ms}
+        elif verb == "heal":
+            for conn in self.conns.values():
+                conn.blackholed = False
+            self.latency = 0.0
+            done = {"connections": sorted(self.conns)}
+        elif verb == "stats":
+            return {"connections": {c.id: {"name": c.name, "forwarded": c.forwarded,
+                                           "dropped": c.dropped,
+                                           "blackholed": c.blackholed}
+                                    for c in self.conns.values()},
+                    "latency_ms": self.latency * 1000}
+        else:
+            raise ValueError(f"unknown verb {verb!r}")
+        self.wire.record("fault", verb=verb, **options, **done)
+        return done
+
+    async def _control(self, reader, writer):
+        try:
+            while line := await reader.readline():
+                try:
+                    request = json.loads(line)
+                    reply = {"ok": True, **self.fault(**request)}
+                except (ValueError, TypeError) as exc:
+                    reply = {"ok": False, "error": str(exc)}
+                writer.write((json.dumps(reply) + "\n").encode())
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def ask(control_port, verb, timeout=5.0, **options):
+    """Send one fault to a running relay; its reply (ValueError if refused)."""
+    with socket.create_connection((HOST, control_port), timeout=timeout) as s:
+        s.sendall((json.dumps({"verb": verb, **options}) + "\n").encode())
+        reply = json.loads(s.makefile().readline())
+    if not reply.get("ok"):
+        raise ValueError(reply.get("error", "refused"))
+    return reply
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="fake-lab-relay")
+    parser.add_argument("--listen-port", type=int, required=True)
+    parser.add_argument("--upstream-port", type=int, required=True)
+    parser.add_argument("--control-port", type=int, required=True)
+    parser.add_argument("--wire", required=True)
+    parser.add_argument("--wait-upstream", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    relay = Relay(args.listen_port, args.upstream_port, args.wire, args.control_port)
+    return asyncio.run(relay.serve(args.wait_upstream))
+
+
+class RelayDaemon:
+    """The relay as a daemon of a run: ``launch()`` (returns at once; the
+    relay listens once the broker answers), ``wait_ready()``, ``port``,
+    ``fault(verb, ...)``, ``stop()``."""
+
+    def __init__(self, run_dir, log_path, upstream_port):
+        self.run_dir, self.log_path = run_dir, log_path
+        self.upstream_port = upstream_port
+        self.wire_path = f"{run_dir}/wire.jsonl"
+        self.port = self.control_port = None
+        self.daemon = None
+
+    def launch(self, avoid=()):
+        from fake_lab.daemons import procs
+
+        self.port, self.control_port = procs.free_ports(
+            2, HOST, {self.upstream_port, *avoid})
+        self.daemon = procs.spawn(
+            "relay", [sys.executable, "-m", "fake_lab.daemons.relay",
+                      "--listen-port", str(self.port),
+                      "--upstream-port", str(self.upstream_port),
+                      "--control-port", str(self.control_port),
+                      "--wire", self.wire_path],
+            self.log_path, owner=self.run_dir)
+        return self
+
+    def wait_ready(self, timeout=60):
+        from fake_lab.daemons import procs
+
+        def ready():
+            try:
+                with open(self.log_path, errors="replace") as f:
+                    return READY_LINE in f.read()
+            except OSError:
+                return False
+        procs.wait_until(ready, self.daemon, READY_LINE, timeout)
+
+    def fault(self, verb, **options):
+        return ask(self.control_port, verb, **options)
+
+    def stop(self):
+        if self.daemon is not None:
+            self.daemon.stop(grace=5)
+            self.daemon = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
