@@ -72,11 +72,14 @@ class PrivateBroker:
     def url(self):
         return f"rabbit://{self.user}:{self.password}@{HOST}:{self.port}/"
 
-    def url_for(self, vhost):
-        """The transport URL of one of the node's vhosts."""
+    def url_for(self, vhost, port=None):
+        """The transport URL of one of the node's vhosts, through ``port``
+        (the run's relay) when given."""
+        url = (f"rabbit://{self.user}:{self.password}@{HOST}:"
+               f"{port or self.port}/")
         if vhost in (None, "/"):
-            return self.url
-        return self.url + urllib.parse.quote(vhost, safe="")
+            return url
+        return url + urllib.parse.quote(vhost, safe="")
 
     @property
     def log_file(self):
@@ -183,11 +186,20 @@ class PrivateBroker:
             owner=self.workdir)
         procs.wait_until(lambda: procs.port_open(self.epmd_port), self.epmd,
                          "listening", 10)
+        self._spawn_node()
+        return self
+
+    def _spawn_node(self):
+        """Start the node (not epmd) on the ports chosen at launch; its
+        readiness is looked for after this point of its log."""
+        try:
+            self._log_offset = os.path.getsize(self.log_file)
+        except OSError:
+            self._log_offset = 0
         self.node = procs.spawn(
             "rabbitmq-server", [self.server_bin],
             os.path.join(self.log_dir, "broker-stdout.log"),
-            env=env, cwd=self.workdir, owner=self.workdir)
-        return self
+            env=self._env(), cwd=self.workdir, owner=self.workdir)
 
     def wait_ready(self, timeout=60):
         # Quote the node's own log when it has one: its stdout is a banner.
@@ -198,11 +210,64 @@ class PrivateBroker:
     def _ready(self):
         try:
             with open(self.log_file, errors="replace") as f:
+                f.seek(getattr(self, "_log_offset", 0))
                 if READY_LINE not in f.read():
                     return False
         except OSError:
             return False
         return procs.port_open(self.port)
+
+    # The broker's faults (see fake_lab/workload/nemesis.py). Each acts on
+    # the node's own process tree, never on epmd, and keeps the node's
+    # name, ports and data directory, as an operator's restart would.
+
+    def running(self):
+        return self.node is not None and self.node.alive()
+
+    def node_pids(self):
+        """The live PIDs of the node's tree (beam.smp and its helpers)."""
+        return sorted(procs.tree(self.node.pid)) if self.node is not None else []
+
+    def restart(self, timeout=60, kill=False):
+        """Stop the node (SIGTERM and wait, or SIGKILL at once) and start it
+        again on the same ports and data; returns (old PIDs, new PIDs)."""
+        if not self.running():
+            raise LabError("the broker is not running")
+        self.thaw()
+        old = self.node_pids()
+        self.node.stop(signal.SIGKILL if kill else signal.SIGTERM,
+                       grace=0 if kill else 30)
+        self._spawn_node()
+        self.wait_ready(timeout)
+        return old, self.node_pids()
+
+    def freeze(self):
+        """SIGSTOP every process of the node; returns their PIDs."""
+        if not self.running():
+            raise LabError("the broker is not running")
+        pids = self.node_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        self.frozen = pids
+        # SIGSTOP is asynchronous: the fault has taken effect once every
+        # process of the node is in state T.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            table = procs._proc_table()
+            if all(table.get(pid, (0, 0, 0, "T"))[3] in "TtZ" for pid in pids):
+                break
+            time.sleep(0.01)
+        return pids
+
+    def thaw(self):
+        """SIGCONT what freeze() stopped (safe to call at any time)."""
+        pids, self.frozen = getattr(self, "frozen", []), []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        return pids
 
     def rabbitmqctl(self, *args, timeout=30):
         """Run rabbitmqctl against this node; its standard output."""
@@ -234,6 +299,7 @@ class PrivateBroker:
     def stop(self, grace=10.0):
         """TERM then KILL the node's tree, then our epmd; idempotent."""
         started = time.monotonic()
+        self.thaw()  # a frozen node cannot hear SIGTERM
         for daemon in (self.node, self.epmd):
             if daemon is not None:
                 daemon.stop(signal.SIGTERM, grace)
