@@ -27,6 +27,7 @@ import time
 from fake_lab.daemons import procs
 
 RUNNER_FILE = "runner.pid"
+REAPER_FILE = "reaper.pid"
 
 
 def _start_time(pid):
@@ -43,6 +44,20 @@ def mark_runner(run_dir):
     """Record this process as the run's runner."""
     with open(os.path.join(run_dir, RUNNER_FILE), "w") as f:
         f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+
+
+def mark_reaper(run_dir):
+    """Record this process as the run's reaper (PID and start time, as
+    ``mark_runner`` does), so that whoever waits for the run's cleanup can
+    wait for the reaper itself. Written whole (a temporary file renamed);
+    a failure to write it must not keep the reaper from its work."""
+    path = os.path.join(run_dir, REAPER_FILE)
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write(f"{os.getpid()} {_start_time(os.getpid())}\n")
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
 
 
 def runner_alive(run_dir):
@@ -124,6 +139,7 @@ def release(popen):
 
 def main(argv=None):
     run_dir = (argv or sys.argv[1:])[0]
+    mark_reaper(run_dir)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sys.stdin.buffer.read()  # returns when the runner's end closes

@@ -5,11 +5,13 @@ unless FAKE_LAB_REQUIRE_ALL=1 (CI sets it: there, nothing may be skipped)."""
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -43,6 +45,83 @@ def real_parts():
         pytest.skip(reason)
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Output:
+    """The output of a process from ``Lab.start``, read by two threads, so
+    that waiting for a line is bounded by a timeout (iterating
+    ``proc.stdout`` blocks for as long as the process stays silent)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.stdout, self.stderr = [], []
+        self._lines = queue.Queue()
+        self._threads = [self._pump(proc.stdout, self.stdout, self._lines),
+                         self._pump(proc.stderr, self.stderr, None)]
+
+    @staticmethod
+    def _pump(pipe, into, lines):
+        def pump():
+            for line in pipe:
+                into.append(line)
+                if lines is not None:
+                    lines.put(line)
+            if lines is not None:
+                lines.put(None)  # end of output
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.start()
+        return thread
+
+    def text(self):
+        return ("--- stdout ---\n" + "".join(self.stdout)
+                + "--- stderr ---\n" + "".join(self.stderr))
+
+    def fail(self, why):
+        """Fail the test with the output so far; the process is killed
+        first if it still runs (its reaper cleans up after it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for thread in self._threads:
+            thread.join(timeout=5)
+        pytest.fail(f"{why} ({' '.join(self.proc.args)}, exit code "
+                    f"{self.proc.returncode})\n{self.text()}", pytrace=False)
+
+    def wait_for(self, marker, timeout=60):
+        """The first line holding ``marker``; fails the test, with the output
+        so far, if the output ends or ``timeout`` passes without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                line = False
+            if line is False:
+                self.fail(f"no line with {marker!r} within {timeout} s")
+            if line is None:
+                self.fail(f"the output ended without a line with {marker!r}")
+            if marker in line:
+                return line
+
+    def finish(self, timeout=60):
+        """Wait for the process to end; its whole (stdout, stderr)."""
+        try:
+            self.proc.wait(timeout=timeout)
+            ended = True
+        except subprocess.TimeoutExpired:
+            ended = False
+        if not ended:
+            self.fail(f"still running {timeout} s later")
+        for thread in self._threads:
+            thread.join(timeout=10)
+        return "".join(self.stdout), "".join(self.stderr)
+
+
 class Lab:
     """Runs ``fake-lab`` as a user would, in a runs dir of the test's own."""
 
@@ -61,9 +140,15 @@ class Lab:
                               stdin=subprocess.DEVNULL)
 
     def start(self, *args):
+        """``fake-lab`` in the background, with SIGINT at its default, so that
+        a test's SIGINT is a Ctrl-C even when pytest itself inherited SIGINT
+        as ignored (a background job of a non-interactive shell: Python only
+        installs its KeyboardInterrupt handler when SIGINT is not ignored at
+        start-up, and ``restore_signals`` only resets SIGPIPE and SIGXFSZ)."""
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL,
+                                preexec_fn=_default_sigint)
 
     @property
     def latest(self):

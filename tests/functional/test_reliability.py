@@ -10,14 +10,53 @@ import amqp
 import pytest
 
 from fake_lab.daemons import procs, reaper
-from tests.functional.conftest import started_lab
+from tests.functional.conftest import Output, started_lab
 
 
 def _wait_for(proc, marker, timeout=60):
+    """The first line of ``proc``'s output holding ``marker``; fails the test
+    with the output so far when the output ends or ``timeout`` passes first
+    (a reader thread: iterating proc.stdout would block unbounded)."""
+    return Output(proc).wait_for(marker, timeout=timeout)
+
+
+def _reaper_of(run_dir, timeout=30):
+    """(pid, start time) the run's reaper recorded in reaper.pid."""
+    path = os.path.join(run_dir, reaper.REAPER_FILE)
     deadline = time.monotonic() + timeout
-    for line in proc.stdout:
-        if marker in line or time.monotonic() > deadline:
-            return line
+    while True:
+        try:
+            with open(path) as f:
+                pid, started = f.read().split()
+            return int(pid), started
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                pytest.fail(f"no reaper recorded in {path} within {timeout} s")
+            time.sleep(0.05)
+
+
+def _running(pid, started):
+    """Whether ``pid`` is still the process that started at ``started`` (the
+    kernel's start time, as reaper.pid records it) and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return False
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0] != "Z" and fields[19] == started
+
+
+def _wait_for_the_reaper(run_dir, timeout=60):
+    """Until the run's reaper has ended (its PID gone, a zombie, or reused
+    by another process: the start time differs); fails the test on timeout."""
+    pid, started = _reaper_of(run_dir)
+    deadline = time.monotonic() + timeout
+    while _running(pid, started):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the reaper (PID {pid}) of {run_dir} still runs "
+                        f"{timeout} s after its runner was killed")
+        time.sleep(0.05)
 
 
 def test_sigkill_of_the_runner_is_cleaned_up_by_its_reaper(lab):
@@ -25,6 +64,8 @@ def test_sigkill_of_the_runner_is_cleaned_up_by_its_reaper(lab):
     _wait_for(proc, "first-request:")
     proc.kill()
     proc.wait(timeout=10)
+    # The reaper writes result.json as it ends: judge only once it has.
+    _wait_for_the_reaper(lab.latest)
     assert lab.leftovers() == []
     result = lab.result()
     assert result["verdict"] == "unknown"
@@ -38,20 +79,12 @@ def test_the_next_run_cleans_up_after_a_killed_runner_and_reaper(lab):
     proc = lab.start("run", "heartbeat-loss")
     _wait_for(proc, "first-request:")
     killed_run = lab.latest
-    reapers = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        if "fake_lab.daemons.reaper" in cmd and killed_run in cmd:
-            reapers.append(int(entry))
-    assert len(reapers) == 1
-    os.kill(reapers[0], signal.SIGKILL)
+    pid, started = _reaper_of(killed_run)
+    assert _running(pid, started), "the reaper is not running"
+    os.kill(pid, signal.SIGKILL)
     proc.kill()
     proc.wait(timeout=10)
-    time.sleep(0.5)
+    _wait_for_the_reaper(killed_run, timeout=10)
     assert procs.processes_under(killed_run), "nothing left to clean up?"
 
     second = lab.run("run", "heartbeat-loss", "--executor", "threading")
@@ -135,10 +168,3 @@ def test_the_credentials_stay_in_two_private_files(running_lab):
         "30-lab.conf", "rabbitmq.conf"]
     for path in holders:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
-
-
-def test_reaper_runner_marker_guards_against_pid_reuse(tmp_path):
-    (tmp_path / reaper.RUNNER_FILE).write_text(f"{os.getpid()} 1\n")
-    assert not reaper.runner_alive(str(tmp_path))
-    reaper.mark_runner(str(tmp_path))
-    assert reaper.runner_alive(str(tmp_path))

@@ -34,24 +34,6 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
     assert "Traceback" not in err
 
 
-def test_missing_rabbitmq_is_exit_3_and_leaves_a_result(capsys, tmp_path,
-                                                        monkeypatch):
-    monkeypatch.setenv("FAKE_LAB_RABBITMQ_DIR", str(tmp_path))
-    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
-                             str(tmp_path / "runs"))
-    assert code == errors.EXIT_MISSING
-    assert "rabbitmq-server, rabbitmqctl not found" in err
-    assert (tmp_path / "runs" / "latest" / "result.json").exists()
-
-
-def test_missing_uwsgi_is_exit_3(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_LAB_UWSGI", str(tmp_path / "uwsgi"))
-    code, out, err = run_cli(capsys, "run", "heartbeat-loss", "--runs-dir",
-                             str(tmp_path / "runs"))
-    assert code == errors.EXIT_MISSING
-    assert "uwsgi not found" in err
-
-
 @pytest.mark.parametrize("verdict, expect, code", [
     ("reproduced", None, 0), ("reproduced", "reproduced", 0),
     ("not-reproduced", "reproduced", 1), ("unknown", "reproduced", 4),
@@ -80,3 +62,36 @@ def test_disk_full_while_writing_the_history_is_exit_7(capsys, tmp_path,
     assert len(err.strip().splitlines()) == 1
     result = (tmp_path / "latest" / "result.json").read_text()
     assert "No space left on device" in result
+
+
+def test_help_lists_every_exit_code(capsys):
+    codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert {code for code, _ in errors.MEANINGS} == codes
+    for code in codes:
+        assert f"\n  {code:<4}" in cli.EPILOG
+
+
+@pytest.mark.parametrize("statuses, code", [
+    (["ran", "ran"], errors.EXIT_OK),
+    (["ran", "unavailable"], errors.EXIT_INCOMPLETE),
+    (["error", "error"], errors.EXIT_INCOMPLETE),
+    ([], errors.EXIT_INCOMPLETE),
+])
+def test_a_matrix_without_evidence_never_exits_0(capsys, monkeypatch, statuses, code):
+    from fake_lab.commands import matrix
+
+    cells = [{"id": f"c{n}", "status": s, "verdict": "reproduced",
+              "expected": "reproduced",
+              "agreement": "agrees" if s == "ran" else matrix.NOT_RUN}
+             for n, s in enumerate(statuses)]
+
+    class FakeMatrix:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def run(self):
+            summary = {"cells": cells, "disagreements": [], "seconds": 1.0}
+            return summary, type("M", (), {"file": lambda self, n: n})()
+
+    monkeypatch.setattr(matrix, "Matrix", FakeMatrix)
+    assert cli.main(["matrix"]) == code
