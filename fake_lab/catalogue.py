@@ -8,7 +8,8 @@ import tomllib
 from fake_lab.checkers import CHECKERS
 from fake_lab.errors import UsageError
 from fake_lab.paths import SCENARIOS as HERE
-from fake_lab.workload.generator import OPS
+from fake_lab.workload import nemesis
+from fake_lab.workload.generator import FAULT_OPS, OPS
 
 
 def names():
@@ -43,3 +44,5 @@ def validate(scenario, where):
         if step.get("op") not in OPS:
             raise UsageError(f"{where}: workload step {n} has op "
                              f"{step.get('op')!r}, not one of {', '.join(OPS)}")
+        if step["op"] in FAULT_OPS:
+            nemesis.fault_of(step, f"{where}: workload step {n}")

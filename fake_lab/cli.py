@@ -20,6 +20,7 @@ from fake_lab.commands import tracing as trace_mod
 from fake_lab.commands import up as up_mod
 from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
+from fake_lab.workload import nemesis
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {code:<4}{text}" for code, text in errors.MEANINGS)
@@ -66,6 +67,8 @@ def build_parser():
                                 parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="list the scenarios")
+    sub.add_parser("faults", help="list the faults a scenario's workload can "
+                   "inject (target, verb, options)")
     for add in (_add_run_command, _add_soak_command, _add_matrix_command,
                 _add_bisect_command, _add_up_commands, _add_reading_commands):
         add(sub)
@@ -243,6 +246,12 @@ def _cmd_list(args):
     return errors.EXIT_OK
 
 
+def _cmd_faults(args):
+    for line in nemesis.describe():
+        print(line)
+    return errors.EXIT_OK
+
+
 def _cmd_run(args):
     scenario = catalogue.load(args.scenario)
     overrides = {axis: getattr(args, axis) for axis in settings.AXES}
@@ -382,7 +391,7 @@ def _cmd_check(args):
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
-        return {"list": _cmd_list, "run": _cmd_run, "soak": _cmd_soak,
+        return {"list": _cmd_list, "faults": _cmd_faults, "run": _cmd_run, "soak": _cmd_soak,
                 "matrix": _cmd_matrix, "bisect": _cmd_bisect, "trace": _cmd_trace,
                 "up": _cmd_up, "down": _cmd_down,
                 "check": _cmd_check}[args.command](args)

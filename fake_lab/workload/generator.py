@@ -13,7 +13,8 @@ Steps (the ``[[workload]]`` tables of a scenario):
   ``rate`` per second, each recorded with its request id, server and task;
 - ``settle``: wait (at most ``seconds``) until no task is in progress;
 - ``read``: ``count`` GET /v2.1/servers/detail;
-- the faults of nemesis.py (``stop-service``).
+- ``fault``: a target, a verb and options (nemesis.py; ``fake-lab faults``
+  lists them); ``stop-service`` is ``fault`` service stop.
 """
 
 import concurrent.futures
@@ -24,11 +25,12 @@ from fake_lab.checkers import evidence
 from fake_lab.errors import LabError
 from fake_lab.history import OK
 from fake_lab.workload.client import Client
-from fake_lab.workload.nemesis import FAULTS, Nemesis
+from fake_lab.workload.nemesis import Nemesis
 
 # The ops a scenario's [[workload]] steps may name.
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read",
-       "settle") + tuple(FAULTS)
+       "settle", "fault", "stop-service")
+FAULT_OPS = ("fault", "stop-service")
 
 
 class Player:
@@ -40,8 +42,8 @@ class Player:
 
     def play(self, steps):
         for step in steps:
-            if step["op"] in FAULTS:
-                FAULTS[step["op"]](self.nemesis, step)
+            if step["op"] in FAULT_OPS:
+                self.nemesis.run(step)
             else:
                 getattr(self, "_" + step["op"].replace("-", "_"))(step)
 

@@ -1,22 +1,152 @@
 """The nemesis: faults injected into a running lab, as timed workload steps.
 
-A fault is a target plus a verb (os-faults' model). Each is recorded in the
-history as an event with its time, so a checker can line it up with what
-the clients saw. Today's verb is ``stop-service`` (a fake service goes
-away, e.g. a compute host); more verbs come with the relay.
+A fault is a target plus a verb plus options, as os-faults has them:
+
+    [[workload]]
+    op = "fault"
+    target = "broker"
+    verb = "freeze"
+    seconds = 4          # freeze, wait, thaw: one operation
+
+Each is recorded in the history as an operation (``invoke``, then ``ok``
+with what it did, or ``info`` when it could not tell or could not act mid-
+run), so a checker can line it up with what the clients saw. Every verb is
+listed by ``fake-lab faults``; a step naming an unknown target or verb, or a
+bad option, is refused with one line before anything starts.
 """
+
+import time
+
+from fake_lab.errors import LabError, UsageError
+
+
+class Fault:
+    """One verb on one target: its options {name: (kind, required, help)}."""
+
+    def __init__(self, target, verb, summary, options=None):
+        self.target, self.verb, self.summary = target, verb, summary
+        self.options = options or {}
+
+    def validate(self, step, where):
+        """UsageError unless ``step`` gives this fault sound options."""
+        known = {"op", "target", "verb", "name", *self.options}
+        unknown = sorted(set(step) - known)
+        if unknown:
+            raise UsageError(f"{where}: fault {self.target} {self.verb} takes no "
+                             f"option {unknown[0]!r}")
+        for name, (kind, required, _) in self.options.items():
+            if name not in step:
+                if required:
+                    raise UsageError(f"{where}: fault {self.target} {self.verb} "
+                                     f"needs {name}")
+                continue
+            value = step[name]
+            if kind == "seconds" and (isinstance(value, bool) or
+                                      not isinstance(value, (int, float)) or value < 0):
+                raise UsageError(f"{where}: fault {self.target} {self.verb}: {name} "
+                                 f"must be a number of seconds >= 0, not {value!r}")
+            if kind == "name" and not isinstance(value, str):
+                raise UsageError(f"{where}: fault {self.target} {self.verb}: {name} "
+                                 f"must be a name, not {value!r}")
+
+
+SECONDS = ("seconds", False, "undo the fault after this many seconds (in the "
+           "same operation); without it the fault stays until its undo verb")
+FAULTS = {(f.target, f.verb): f for f in [
+    Fault("broker", "restart", "stop the RabbitMQ node gracefully (SIGTERM) and "
+          "start it again on the same ports and data directory"),
+    Fault("broker", "kill", "SIGKILL the node, then start it again on the same "
+          "ports and data directory"),
+    Fault("broker", "freeze", "SIGSTOP every process of the node: it keeps its "
+          "sockets and answers nothing", {"seconds": SECONDS}),
+    Fault("broker", "thaw", "SIGCONT what freeze stopped"),
+    Fault("relay", "blackhole", "keep every open AMQP connection but forward no "
+          "byte either way, as a firewall or NAT that dropped an idle flow "
+          "(LP#856764); connections opened afterwards pass", {"seconds": SECONDS}),
+    Fault("relay", "reset", "RST both ends of every open AMQP connection"),
+    Fault("relay", "latency", "delay every chunk by ms milliseconds, each way",
+          {"ms": ("seconds", True, "milliseconds of delay each way"),
+           "seconds": SECONDS}),
+    Fault("relay", "heal", "undo blackhole and latency"),
+    Fault("service", "stop", "stop one fake service (e.g. a compute host) for "
+          "good", {"service": ("name", True, "the service, e.g. fake-compute-2")}),
+]}
+UNDO = {("broker", "freeze"): "thaw", ("relay", "blackhole"): "heal",
+        ("relay", "latency"): "heal"}
+
+
+def fault_of(step, where):
+    """The Fault a workload step names (``op = "fault"``, or the older
+    ``op = "stop-service"``), validated; UsageError otherwise."""
+    if step.get("op") == "stop-service":
+        step = dict(step, op="fault", target="service", verb="stop")
+    key = (step.get("target"), step.get("verb"))
+    if key not in FAULTS:
+        raise UsageError(f"{where}: unknown fault {key[0]} {key[1]}; "
+                         "fake-lab faults lists them")
+    FAULTS[key].validate(step, where)
+    return FAULTS[key], step
 
 
 class Nemesis:
     def __init__(self, lab, history, say=print):
         self.lab, self.history, self.say = lab, history, say
 
-    def stop_service(self, step):
-        """Stop one fake service (e.g. ``fake-compute-2``) by name."""
-        self.lab.stop_service(step["service"])
-        self.history.event("service-stopped", service=step["service"])
-        self.say(f"  stopped {step['service']}")
+    def run(self, step):
+        """Inject the fault of ``step``, recorded as one history operation."""
+        fault, step = fault_of(step, "workload")
+        options = {k: v for k, v in step.items() if k in fault.options}
+        op_id = self.history.invoke("fault", process="nemesis", target=fault.target,
+                                    verb=fault.verb, **options)
+        started = time.monotonic()
+        try:
+            done = self._apply(fault.target, fault.verb, options)
+            if "seconds" in options and (fault.target, fault.verb) in UNDO:
+                time.sleep(options["seconds"])
+                undo = UNDO[(fault.target, fault.verb)]
+                done["undo"] = {"verb": undo, **self._apply(fault.target, undo, {})}
+        except (LabError, ValueError, OSError) as exc:
+            # Mid-run, a fault its target cannot take: the outcome is
+            # unknown, and the run goes on to say what the clients saw.
+            self.history.complete(op_id, "fault", "info", process="nemesis",
+                                  target=fault.target, verb=fault.verb,
+                                  error=f"{type(exc).__name__}: {exc}")
+            self.say(f"  fault {fault.target} {fault.verb}: could not: {exc}")
+            return
+        took = time.monotonic() - started
+        self.history.complete(op_id, "fault", "ok", process="nemesis",
+                              target=fault.target, verb=fault.verb,
+                              seconds_taken=round(took, 3), **done)
+        self.say(f"  fault {fault.target} {fault.verb}"
+                 + "".join(f" {k}={v}" for k, v in options.items())
+                 + f": done in {took:.2f} s")
+
+    def _apply(self, target, verb, options):
+        lab = self.lab
+        if target == "service":
+            lab.stop_service(options["service"])
+            return {"service": options["service"]}
+        if target == "broker":
+            if verb in ("restart", "kill"):
+                old, new = lab.broker.restart(kill=verb == "kill")
+                return {"old_pids": old, "new_pids": new}
+            if verb == "freeze":
+                return {"pids": lab.broker.freeze()}
+            return {"pids": lab.broker.thaw()}
+        relay = getattr(lab, "relay", None)
+        if relay is None:
+            raise LabError("this run has no relay")
+        extra = {"ms": options["ms"]} if verb == "latency" else {}
+        reply = relay.fault(verb, **extra)
+        reply.pop("ok", None)
+        return reply
 
 
-# Workload ops that are faults: op name -> Nemesis method.
-FAULTS = {"stop-service": Nemesis.stop_service}
+def describe():
+    """The faults as lines for ``fake-lab faults``."""
+    lines = []
+    for (target, verb), fault in FAULTS.items():
+        lines.append(f"{target:8} {verb:10} {fault.summary}")
+        for name, (_, required, text) in fault.options.items():
+            lines.append(f"{'':20}{name}{'' if required else ' (optional)'}: {text}")
+    return lines
