@@ -1,10 +1,10 @@
 """The fake conductor: the database service, as nova-conductor is for the
 computes. Every method is an RPC call that returns plain dicts."""
 
-import logging
 import uuid
 
 import sqlalchemy as sa
+from oslo_log import log as logging
 
 from fake_service import context, db
 

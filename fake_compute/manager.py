@@ -6,11 +6,11 @@ networking -> block_device_mapping -> spawning -> ACTIVE / Running, or ERROR
 with a fault.
 """
 
-import logging
 import os
 import time
 
 import oslo_messaging as messaging
+from oslo_log import log as logging
 
 from fake_compute import rpcapi
 from fake_service import context

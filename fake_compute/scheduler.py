@@ -2,9 +2,9 @@
 weigh them by free RAM, and claim the winner's resources (as placement
 would), so that concurrent boots spread over the hosts."""
 
-import logging
 
 import sqlalchemy as sa
+from oslo_log import log as logging
 
 from fake_service import context, db
 

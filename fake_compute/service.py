@@ -9,7 +9,6 @@ server's executor follows it: eventlet when patched, threading otherwise.
 """
 from fake_service import monkey_patch; _BACKEND_ERROR = monkey_patch.patch_or_error()  # noqa: E702,I001,E501
 
-import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -17,6 +16,7 @@ import threading  # noqa: E402
 
 import oslo_messaging as messaging  # noqa: E402
 from oslo_config import cfg  # noqa: E402
+from oslo_log import log as logging  # noqa: E402
 
 from fake_service import conf as lab_conf  # noqa: E402
 from fake_service import logs, rpc  # noqa: E402
@@ -55,13 +55,13 @@ def main(argv=None, role="compute"):
         return 2
     conf = cfg.CONF  # oslo.messaging 18 registers some options only here
     lab_conf.register(conf)
+    logs.register_options(conf)
     try:
         conf(argv if argv is not None else sys.argv[1:], project="fake-lab",
              prog=prog)
         executor = "eventlet" if monkey_patch.is_patched() else "threading"
         # A compute host logs under its host name: several run side by side.
-        logs.setup(conf.compute.host if role == "compute" else prog,
-                   conf.lab.log_file, conf.lab.debug)
+        logs.setup(conf, conf.compute.host if role == "compute" else prog)
         topic, server_name, endpoints = _endpoints(role, conf)
     except (cfg.Error, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

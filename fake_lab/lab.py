@@ -80,7 +80,7 @@ class Lab:
         """The run's config files plus one that names this service's log."""
         own = settings_mod.write_ini(
             self.run.file("etc", f"31-{name}.conf"),
-            {"lab": {"log_file": self.run.log(name)}, **(extra or {})})
+            {"DEFAULT": {"log_file": self.run.log(name)}, **(extra or {})})
         return self.settings.files + [self.lab_conf, own]
 
     def _env(self):

@@ -15,7 +15,6 @@ the broker's connections to that PID.
 """
 
 import json
-import logging
 import os
 import re
 import time
@@ -23,6 +22,7 @@ import time
 import oslo_messaging as messaging
 import webob
 import webob.dec
+from oslo_log import log as logging
 
 from fake_compute import rpcapi
 from fake_nova_api import compute_rpcapi

@@ -1,9 +1,9 @@
 """Filters of the API pipeline: request ids and faults, as nova has them."""
 
-import logging
 import os
 
 import webob.dec
+from oslo_log import log as logging
 
 from fake_nova_api import api
 from fake_service import context

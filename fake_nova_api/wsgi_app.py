@@ -6,11 +6,11 @@ etc/fake-lab.conf if present), global setup runs once per process, then
 paste.deploy builds the app from api-paste.ini.
 """
 
-import logging
 import os
 import threading
 
 from oslo_config import cfg
+from oslo_log import log as logging
 from paste import deploy
 
 from fake_service import conf as lab_conf
@@ -44,9 +44,10 @@ def _setup_once(conf, name, config_files):
     with _setup_lock:
         if _setup_done:
             return
+        logs.register_options(conf)
         conf([], project="fake-lab", prog=name,
              default_config_files=config_files)
-        logs.setup(name, conf.lab.log_file, conf.lab.debug)
+        logs.setup(conf, name)
         LOG.info("%s starting: pid=%d eventlet_patched=%s config_files=%s",
                  name, os.getpid(), monkey_patch.is_patched(), config_files)
         # Like nova's config.parse_args: the transport exists from start-up,

@@ -3,6 +3,10 @@
 ``list_opts()`` is published through the ``oslo.config.opts`` entry point, so
 ``oslo-config-generator`` writes etc/fake-lab.conf.sample from these
 definitions (``tox -e genconfig``); the sample is never written by hand.
+
+Logging is oslo.log's, as in nova (fake_service.logs registers its options):
+a service's log file is ``[DEFAULT] log_file`` and ``[DEFAULT] debug = true``
+logs at DEBUG level, oslo.messaging's pool and connection messages included.
 """
 
 from oslo_config import cfg
@@ -20,12 +24,6 @@ lab_opts = [
                help="The WSGI container that serves the fake nova-api: "
                     "uWSGI, Apache httpd with mod_wsgi (daemon mode), or the "
                     "standalone server (eventlet.wsgi when patched)."),
-    cfg.StrOpt("log_file",
-               help="Where a fake service writes its log; standard error "
-                    "when unset."),
-    cfg.BoolOpt("debug", default=False,
-                help="Log at DEBUG level (oslo.messaging's pool and "
-                     "connection messages included)."),
     cfg.ListOpt("services", default=["compute"],
                 item_type=cfg.types.String(choices=("compute", "scheduler",
                                                     "conductor")),

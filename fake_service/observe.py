@@ -37,7 +37,9 @@ def _thread_kind():
     return "green" if greenlet.getcurrent().parent is not None else "native"
 
 
-def _stamp(now):
+def stamp(now):
+    """``now`` (epoch seconds) as every lab line starts: UTC, microseconds,
+    a final Z (fake_service.logs stamps the logging module's lines with it)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + (
         ".%06dZ" % int(now % 1 * 1e6))
 
@@ -45,7 +47,7 @@ def _stamp(now):
 def _emit(connection):
     line = "%s %s[%d] INFO fake_service.observe [-] %s connection=%s " \
            "purpose=%s thread=%s\n" % (
-               _stamp(time.time()), _program, os.getpid(), MARK,
+               stamp(time.time()), _program, os.getpid(), MARK,
                getattr(connection, "name", "?"),
                getattr(connection, "purpose", "?"), _thread_kind())
     try:
@@ -55,8 +57,9 @@ def _emit(connection):
 
 
 def install_heartbeat_observer(log_file, program):
-    """Wrap the driver's heartbeat check once, writing to ``log_file``;
-    returns a line to log (why observation is off) or None."""
+    """Wrap the driver's heartbeat check once, writing to ``log_file`` (the
+    file oslo.log writes to; standard output, its default stream, when
+    None); returns a line to log (why observation is off) or None."""
     global _fd, _program
     try:
         from oslo_messaging._drivers import impl_rabbit
@@ -72,7 +75,7 @@ def install_heartbeat_observer(log_file, program):
     if log_file:
         _fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     else:
-        _fd = sys.stderr.fileno()
+        _fd = sys.stdout.fileno()
     _program = program
 
     def _heartbeat_check(self, *args, **kwargs):

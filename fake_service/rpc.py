@@ -5,11 +5,10 @@ releases it; clients and servers come from the factory functions below so
 that every fake service opens its connections the same way.
 """
 
-import logging
-
 import oslo_messaging as messaging
+from oslo_log import log as logging
 
-from fake_service import monkey_patch, observe
+from fake_service import logs, monkey_patch, observe
 
 LOG = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def init(conf, program):
     if TRANSPORT is not None:
         return TRANSPORT
     if conf.lab.observe_heartbeats:
-        off = observe.install_heartbeat_observer(conf.lab.log_file, program)
+        off = observe.install_heartbeat_observer(logs.log_path(conf), program)
         if off:
             LOG.warning(off)
     TRANSPORT = messaging.get_rpc_transport(conf)

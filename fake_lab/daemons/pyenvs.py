@@ -26,7 +26,7 @@ from fake_lab.paths import REPO
 CONSTRAINTS = os.path.join(REPO, "etc", "constraints")
 DEPS = ("latest", "series")
 SERVICE_PACKAGES = ["eventlet", "PasteDeploy", "Paste", "WebOb", "oslo.config",
-                    "SQLAlchemy"]
+                    "oslo.log", "SQLAlchemy"]
 CONTAINER_PACKAGES = ["uwsgi", "mod_wsgi"]
 PROBE = """
 import json
