@@ -23,6 +23,9 @@ import threading
 import time
 import tomllib
 
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
 from fake_lab import catalogue, checkers, runner, settings
 from fake_lab.daemons import containers, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
@@ -78,10 +81,24 @@ def expectations(scenario):
         return tomllib.load(f).get(scenario, [])
 
 
+def _matches(key, wanted, cell):
+    """Does the cell's value of ``key`` match one of ``wanted``? A
+    ``release`` may be given as a version specifier (``"<14.0.3"``,
+    ``"==14.1.*"``), matched against the release the cell really imported."""
+    value = cell.get(key)
+    for alt in wanted if isinstance(wanted, list) else [wanted]:
+        if alt == value:
+            return True
+        if key == "release" and str(alt)[:1] in "<>=!~":
+            version = cell.get("release_version")
+            if version and Version(version) in SpecifierSet(alt):
+                return True
+    return False
+
+
 def expect_for(rules, cell):
     for rule in rules:
-        if all(cell.get(k) in (v if isinstance(v, list) else [v])
-               for k, v in rule["when"].items()):
+        if all(_matches(k, v, cell) for k, v in rule["when"].items()):
             return rule["expect"], rule["why"]
     return None, "no rule of scenarios/expectations.toml matches"
 
@@ -130,7 +147,7 @@ class Matrix:
             return None
         cell["versions"] = probe["versions"]
         has_pthread = probe["heartbeat_in_pthread"] is not None
-        effective = dict(values)
+        effective = dict(values, release_version=probe["versions"]["oslo.messaging"])
         if has_pthread and "heartbeat_in_pthread" not in values:
             effective["heartbeat_in_pthread"] = str(
                 probe["heartbeat_in_pthread"]).lower()

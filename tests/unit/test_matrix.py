@@ -40,6 +40,21 @@ def test_expectations_follow_the_bug_catalogue(cell, expected):
     assert matrix.expect_for(RULES, cell)[0] == expected
 
 
+@pytest.mark.parametrize("version, expected", [
+    ("12.14.0", "reproduced"), ("14.0.2", "reproduced"), ("14.0.3", "not-reproduced"),
+    ("14.1.0", "reproduced"), ("14.2.2", "reproduced"), ("14.2.3", "not-reproduced"),
+    ("14.3.0", "not-reproduced"), ("17.3.2", "not-reproduced"),
+])
+def test_heartbeat_in_pthread_follows_the_lp2009138_fix(version, expected):
+    # The rule the lab's runs settled: the release a cell really imported,
+    # whatever its axis said ("installed", "14", or exact).
+    cell = {"executor": "eventlet", "container": "uwsgi", "release": "installed",
+            "heartbeat_in_pthread": "true", "release_version": version}
+    assert matrix.expect_for(RULES, cell)[0] == expected
+    cell["container"] = "eventlet-wsgi"
+    assert matrix.expect_for(RULES, cell)[0] == "not-reproduced"
+
+
 def test_agreement_says_disagreement_loudly():
     cell = {"status": "ran", "verdict": "reproduced", "expected": "not-reproduced"}
     assert matrix._agreement(cell) == matrix.DISAGREES
