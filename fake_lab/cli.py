@@ -186,7 +186,7 @@ def _add_run_options(parser):
     boolean = dict(choices=("true", "false"))
     types = {"executor": dict(choices=("eventlet", "threading")),
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
-             "observe_heartbeats": boolean,
+             "observe_heartbeats": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean,
              "container": dict(choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"))}

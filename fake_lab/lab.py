@@ -17,6 +17,7 @@ import time
 from fake_lab import settings as settings_mod
 from fake_lab.daemons import containers, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
+from fake_lab.daemons import relay as relay_mod
 from fake_lab.errors import DaemonFailed, UsageError
 from fake_service import db, monkey_patch
 
@@ -64,6 +65,7 @@ class Lab:
         self.pyenv = pyenv
         self.api_port = api_port
         self.container = None
+        self.relay = None
         self.services = {}
         self.database_url = None
         self.timings = {}
@@ -108,18 +110,30 @@ class Lab:
         else:  # a shared node: its log is the cell's broker log too
             os.symlink(os.path.relpath(self.broker.log_file, self.run.logs),
                        self.run.broker_log)
+        taken = {self.broker.port, self.broker.dist_port, self.broker.epmd_port}
         if not self.api_port:
-            self.api_port = procs.free_port(avoid={
-                self.broker.port, self.broker.dist_port, self.broker.epmd_port})
+            self.api_port = procs.free_port(avoid=taken)
+        taken.add(self.api_port)
+        if self.settings.get("lab", "relay"):
+            # Every AMQP connection of the run goes through the relay: the
+            # wire's witness and the network's fault injector.
+            self.relay = relay_mod.RelayDaemon(self.run.path, self.run.log("relay"),
+                                               self.broker.port)
+            with self._lock:
+                self._spawning()
+                self.relay.launch(avoid=taken)
         # Recorded at once, so that the soak tool can check these ports are
         # free again after the run, however it ended.
         ports = {"api": self.api_port}
         if self.own_broker:
             ports.update(amqp=self.broker.port, distribution=self.broker.dist_port,
                          epmd=self.broker.epmd_port)
+        if self.relay is not None:
+            ports.update(relay=self.relay.port, relay_control=self.relay.control_port)
         self.run.write_json("ports.json", ports)
         # What the lab owns goes last, so no other file can override it.
-        owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost)},
+        port = self.relay.port if self.relay is not None else None
+        owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost, port)},
                  "lab": {"broker_wait": 60}}
         if self.database_url:
             owned["database"] = {"connection": self.database_url}
@@ -149,6 +163,8 @@ class Lab:
         if self.own_broker:
             self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
         self.timings["broker_boot"] = time.monotonic() - started
+        if self.relay is not None:
+            self.relay.wait_ready()
         for name, daemon in self.services.items():
             procs.wait_until(lambda n=name: self._service_ready(n), daemon,
                              "its RPC server started", 60,
@@ -229,6 +245,10 @@ class Lab:
             t.join()
         with self._lock:
             self.services = {}
+        # The relay after the services (their last frames are on the wire),
+        # before the broker.
+        if self.relay is not None:
+            self.relay.stop()
         if self.own_broker:
             self.broker.stop()
         return time.monotonic() - started

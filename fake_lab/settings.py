@@ -42,6 +42,8 @@ AXES = {
                  "SQLAlchemy URL of the fake cloud's database (default: "
                  "SQLite in the run directory)"),
     "step_delay": ("compute", "step_delay", "seconds of fake work per build step"),
+    "relay": ("lab", "relay",
+              "true or false: every AMQP connection through the lab's relay"),
     "observe_heartbeats": ("lab", "observe_heartbeats",
                            "true or false: the in-process heartbeat observer"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),

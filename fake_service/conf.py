@@ -41,6 +41,10 @@ lab_opts = [
                  help="Seconds the lab waits for its private broker to boot "
                       "before it gives up, quoting the broker's last log "
                       "lines."),
+    cfg.BoolOpt("relay", default=True,
+                help="Route every AMQP connection of the run through the lab's "
+                     "relay, which records the wire (wire.jsonl) and injects "
+                     "the network's faults; false: straight to the broker."),
     cfg.BoolOpt("observe_heartbeats", default=True,
                 help="Log one line each time the rabbit driver's heartbeat "
                      "check runs for a connection, so that a run shows "

@@ -143,3 +143,48 @@ def client_events(path):
                 events.append(event)
                 break
     return events
+
+
+def wire_connections(path):
+    """What the relay's wire.jsonl says of each named connection:
+    {connection_name: [{conn, accept, heartbeat (negotiated), beats {c2s,
+    s2c: [times]}, frames {c2s, s2c: [times of the last frame of each
+    second with other frames]}, close, end}, ...]}, one entry per TCP
+    connection in order (a reconnect keeps its connection_name); {} when
+    there is no wire."""
+    import json
+
+    by_id, named = {}, {}
+    try:
+        f = open(path)
+    except OSError:
+        return named
+    with f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a torn last line
+            cid = e.get("conn")
+            if cid is None:
+                continue
+            c = by_id.setdefault(cid, {"conn": cid, "accept": None, "heartbeat": None,
+                                       "beats": {"c2s": [], "s2c": []},
+                                       "frames": {"c2s": [], "s2c": []},
+                                       "close": None, "end": None})
+            kind = e["event"]
+            if kind == "accept":
+                c["accept"] = e["time"]
+            elif kind == "connection-name":
+                named.setdefault(e["name"], []).append(c)
+            elif kind == "tune-ok":
+                c["heartbeat"] = e.get("heartbeat")
+            elif kind == "heartbeat":
+                c["beats"][e["dir"]].append(e["time"])
+            elif kind == "traffic":
+                c["frames"][e["dir"]].append(e.get("last") or e["time"])
+            elif kind == "close":
+                c["close"] = e
+            elif kind == "end":
+                c["end"] = e
+    return named

@@ -44,6 +44,7 @@ def check(run):
         j.api_connections()
         j.idle_period()
         j.heartbeat_checks()
+        j.wire()
         j.listing()
         j.decide()
     except _Verdict as v:
@@ -159,6 +160,68 @@ class _Judgement:
                 f"{len(mine)} heartbeat check(s) while idle" if self.observed
                 else "not observed", self._fate(conn)))
         self.details["idle_checks_per_connection"] = per_connection
+
+    def wire(self):
+        """The relay's record of each connection during the idle period: the
+        primary witness. The observer inside the process is the second; when
+        they disagree, the run cannot be judged."""
+        named = evidence.wire_connections(self.run.file("wire.jsonl"))
+        self.details["wire"] = bool(named)
+        if not named:
+            return
+        begin, end = self.idle_from, self.idle_to
+        per_conn = self.details.get("idle_checks_per_connection", {})
+        disagree = []
+        for conn in self.conns:
+            # The TCP connection the first request opened (a reconnect opens
+            # another under the same name).
+            w = next((c for c in reversed(named.get(conn["name"], []))
+                      if c["accept"] is not None and c["accept"] <= begin), None)
+            if w is None:
+                self.cited.append(f"wire: {_short(conn['name'])} never crossed the "
+                                  "relay")
+                disagree.append(conn["name"])
+                continue
+            sent = [x for x in w["beats"]["c2s"] if begin <= x <= end]
+            got = [x for x in w["beats"]["s2c"] if begin <= x <= end]
+            other = [x for x in w["frames"]["c2s"] if begin <= x <= end]
+            before = [x for x in w["beats"]["c2s"] + w["frames"]["c2s"] if x <= end]
+            last = max(before) if before else None
+            ended = w["end"]
+            if sent:
+                gaps = [b - a for a, b in zip(sent, sent[1:])]
+                what = ("sent %d heartbeat(s) while idle, one every %.2f s, and "
+                        "the broker sent %d" % (len(sent), sum(gaps) / len(gaps)
+                                                if gaps else 0, len(got)))
+            else:
+                # Silent from its last frame until the broker gave up on it
+                # (or the idle period ended).
+                until = min(ended["time"], end) if ended else end
+                silent_from = last or begin
+                got = [x for x in w["beats"]["s2c"] if silent_from <= x <= until]
+                what = ("sent its last frame at %s and no heartbeat for %.1f s "
+                        "while the broker sent %d" % (
+                            self.t(last) if last else "?", until - silent_from,
+                            len(got)))
+            sent_at = (self.second["invoke"]["time"] if self.second
+                       else self.idle_to)
+            fate = (f"; the {ended['by']} ended it ({ended['how'].upper()}) at "
+                    f"{self.t(ended['time'])}" if ended and ended["time"] <= sent_at
+                    else "; still open when the second request was sent")
+            self.cited.append(f"wire: {_short(conn['name'])} {what}{fate}")
+            checks = per_conn.get(conn["name"])
+            if self.observed and checks is not None and self.idle_to - self.idle_from \
+                    >= 2 * (self.timeout or 0):
+                if checks == 0 and sent:
+                    disagree.append(conn["name"])
+                elif checks > 0 and not sent and not other:
+                    disagree.append(conn["name"])
+        self.details["wire_disagrees"] = disagree
+        if disagree:
+            raise _Verdict(UNKNOWN, "the two witnesses disagree on %s: the relay's "
+                           "wire and the in-process observer (quoted above) do not "
+                           "tell the same story of its heartbeats" % ", ".join(
+                               _short(n) for n in disagree))
 
     def _purpose(self, conn, events):
         purposes = {e.get("purpose") for e in events

@@ -40,6 +40,7 @@ CHOICES = {"executor": ("eventlet", "threading"),
            "container": ("uwsgi", "mod_wsgi", "eventlet-wsgi"),
            "heartbeat_in_pthread": ("true", "false"),
            "observe_heartbeats": ("true", "false"),
+           "relay": ("true", "false"),
            "uwsgi_enable_threads": ("true", "false"),
            "uwsgi_lazy_apps": ("true", "false"),
            "deps": pyenvs.DEPS}

@@ -183,13 +183,16 @@ class Connection:
         counts = self.counts[direction]
         counts[kind] = counts.get(kind, 0) + 1
         counts["bytes"] = counts.get("bytes", 0) + nbytes
+        counts["last"] = now
 
     def flush(self, direction=None):
         for d in ([direction] if direction else ["c2s", "s2c"]):
             if self.counts[d]:
                 nbytes = self.counts[d].pop("bytes", 0)
+                last = self.counts[d].pop("last", None)
                 self.record("traffic", dir=d, second=self.second[d],
-                            frames=self.counts[d], bytes=nbytes)
+                            frames=self.counts[d], bytes=nbytes,
+                            last=round(last, 6) if last else None)
                 self.counts[d] = {}
 
     def _method(self, direction, payload):

@@ -1,5 +1,7 @@
 """The headline and its control, for real, as a CI job would run them."""
 
+import json
+import os
 import signal
 import socket
 import time
@@ -21,15 +23,49 @@ def test_eventlet_under_uwsgi_reproduces_the_heartbeat_loss(lab):
         assert phase in result["timings"]
     assert lab.leftovers() == []
 
+    # The wire: the worker's connections sent no heartbeat while idle, and
+    # the broker, not the client, ended them.
+    beats, ends = _idle_wire(lab.latest, result["details"]["api_pid"])
+    assert beats and all(n == 0 for n in beats.values()), beats
+    assert all(e["by"] == "server" for e in ends.values()), ends
+    assert "wire: uwsgi:" in evidence
+
     # Judged again from the run directory alone: the same answer.
     again = lab.run("check", lab.latest, "--expect", "reproduced")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def _idle_wire(run_dir, api_pid):
+    """From wire.jsonl alone: {connection: client heartbeats during the idle
+    period} of the API worker's first connections, and how each ended."""
+    with open(os.path.join(run_dir, "history.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    idle = [r for r in records if r.get("f") == "idle"]
+    begin, end = idle[0]["time"], idle[-1]["time"]
+    with open(os.path.join(run_dir, "wire.jsonl")) as f:
+        events = [json.loads(line) for line in f]
+    mine = {}
+    for e in events:
+        if e["event"] == "connection-name" and e["name"].startswith(f"uwsgi:{api_pid}:"):
+            mine.setdefault(e["name"], e["conn"])  # the first: before the reconnect
+    beats = {name: len([e for e in events if e.get("conn") == cid
+                        and e["event"] == "heartbeat" and e["dir"] == "c2s"
+                        and begin <= e["time"] <= end])
+             for name, cid in mine.items()}
+    ends = {name: next(e for e in events if e.get("conn") == cid and e["event"] == "end")
+            for name, cid in mine.items()}
+    return beats, ends
 
 
 def test_threading_control_does_not_reproduce(lab):
     proc = lab.run("run", "heartbeat-loss", "--control")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = lab.result()
+    # Under threading the worker kept sending heartbeats while idle (one
+    # every 0.5 to 0.6 s with the scenario's 1 s timeout, in the lab's runs).
+    beats, _ = _idle_wire(lab.latest, result["details"]["api_pid"])
+    idle = result["details"]
+    assert beats and all(n >= 4 for n in beats.values()), (beats, idle)
     assert result["verdict"] == "not-reproduced", result
     evidence = "\n".join(result["evidence"])
     assert "(native threads)" in evidence

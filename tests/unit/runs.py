@@ -105,6 +105,25 @@ class FakeRun:
                           f"purpose={purpose} thread={thread}")
             t += every
 
+    def wire(self, conn, accept, c2s=(), s2c=(), end=None, cid=None):
+        """The relay's record of ``conn``: heartbeat times each way, and how
+        it ended ((how, by, t) or None)."""
+        cid = cid or conn[3]
+        lines = self.__dict__.setdefault("wire_lines", [])
+        lines += [{"event": "accept", "conn": cid, "time": T0 + accept},
+                  {"event": "connection-name", "conn": cid, "name": conn[2],
+                   "time": T0 + accept},
+                  {"event": "traffic", "conn": cid, "dir": "c2s", "frames": {"method": 7},
+                   "bytes": 500, "last": T0 + accept + 0.02, "time": T0 + accept + 1}]
+        lines += [{"event": "heartbeat", "conn": cid, "dir": "c2s", "time": T0 + x}
+                  for x in c2s]
+        lines += [{"event": "heartbeat", "conn": cid, "dir": "s2c", "time": T0 + x}
+                  for x in s2c]
+        if end:
+            how, by, when = end
+            lines.append({"event": "end", "conn": cid, "how": how, "by": by,
+                          "time": T0 + when})
+
     def write(self):
         with open(self.run.history, "w") as f:
             for rec in sorted(self.records, key=lambda r: r["t"]):
@@ -115,6 +134,10 @@ class FakeRun:
         with open(self.run.log("fake-nova-api"), "w") as f:
             f.write("\n".join(sorted(self.api)) + "\n")
         self.run.write_json("config.json", self.config)
+        if getattr(self, "wire_lines", None):
+            with open(self.run.file("wire.jsonl"), "w") as f:
+                for e in sorted(self.wire_lines, key=lambda e: e["time"]):
+                    f.write(json.dumps(e) + "\n")
         if getattr(self, "final_state", None) is not None:
             self.run.write_json("final-state.json", self.final_state)
         return self.run

@@ -139,3 +139,51 @@ def test_judge_uses_the_checker_recorded_in_the_run(tmp_path):
     run.write_json("config.json", config)
     with pytest.raises(UsageError, match="no checker this lab knows"):
         checkers.judge(run)
+
+
+def _every(start, end, step):
+    n, out = 0, []
+    while start + n * step < end:
+        out.append(start + n * step)
+        n += 1
+    return out
+
+
+def test_the_wire_is_quoted_as_the_primary_witness(tmp_path):
+    fr = runs.eventlet_run(tmp_path)
+    a, b = [(None, None, f"uwsgi:{runs.API_PID}:{u}", n) for n, u in
+            ((1, "reply"), (2, "send"))]
+    for conn, closed in ((a, 8.05), (b, 8.06)):
+        fr.wire(conn, 5.01, c2s=[], s2c=_every(5.5, closed, 0.5),
+                end=("rst", "server", closed))
+    verdict = check(fr.write())
+    assert verdict["verdict"] == checkers.REPRODUCED
+    wire = [e for e in verdict["evidence"] if e.startswith("wire:")]
+    assert len(wire) == 2
+    assert ("sent its last frame at t=+5.03s and no heartbeat for 3.0 s while "
+            "the broker sent 6") in wire[0]
+    assert "the server ended it (RST) at t=+8.05s" in wire[0]
+
+
+def test_threading_wire_counts_the_workers_heartbeats(tmp_path):
+    fr = runs.threading_run(tmp_path)
+    for n, uid in ((1, "reply"), (2, "send")):
+        conn = (None, None, f"uwsgi:{runs.API_PID}:{uid}", n)
+        fr.wire(conn, 5.01, c2s=_every(5.3, 9.2, 0.33), s2c=_every(5.5, 9.2, 0.5))
+    verdict = check(fr.write())
+    assert verdict["verdict"] == checkers.NOT_REPRODUCED
+    line = next(e for e in verdict["evidence"] if e.startswith("wire:"))
+    assert "one every 0.33 s" in line and "still open" in line
+
+
+def test_wire_and_observer_disagreeing_is_unknown(tmp_path):
+    # The observer saw no check while idle, yet the wire carried the
+    # worker's heartbeats: one witness is wrong, so no verdict.
+    fr = runs.eventlet_run(tmp_path)
+    for n, uid in ((1, "reply"), (2, "send")):
+        conn = (None, None, f"uwsgi:{runs.API_PID}:{uid}", n)
+        fr.wire(conn, 5.01, c2s=_every(5.3, 8.0, 0.33), s2c=_every(5.5, 8.0, 0.5))
+    verdict = check(fr.write())
+    assert verdict["verdict"] == checkers.UNKNOWN
+    assert "the two witnesses disagree" in verdict["evidence"][-1]
+    assert verdict["details"]["wire_disagrees"]
