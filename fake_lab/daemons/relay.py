@@ -220,16 +220,85 @@ class Connection:
                         dropped=self.dropped)
 
 
-def _rst(writer):
-    """Close ``writer``'s socket with an RST rather than a FIN."""
-    sock = writer.get_extra_info("socket")
+def _rst(transport):
+    """Close ``transport``'s socket with an RST rather than a FIN."""
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                             struct.pack("ii", 1, 0))
         except OSError:
             pass
-    writer.transport.abort()
+    transport.abort()
+
+
+class _Side(asyncio.Protocol):
+    """One socket of a relayed connection: what it receives goes, observed,
+    to the other side. Protocols rather than streams: a chunk is forwarded
+    from the callback that received it, with no task switch (the relay must
+    not be what the lab measures)."""
+
+    def __init__(self, relay, conn, direction):
+        self.relay, self.conn, self.direction = relay, conn, direction
+        self.side = "client" if direction == "c2s" else "server"
+        self.peer = None  # the other _Side
+        self.transport = None
+        self.early = []  # bytes for this side that came before its socket
+
+    def connection_made(self, transport):
+        self.transport = transport
+        for data in self.early:
+            transport.write(data)
+        self.early = []
+
+    def data_received(self, data):
+        conn = self.conn
+        conn.observe(self.direction, data)
+        if conn.blackholed:
+            conn.dropped[self.direction] += len(data)
+            return
+        conn.forwarded[self.direction] += len(data)
+        if self.relay.latency:
+            asyncio.get_running_loop().call_later(
+                self.relay.latency, self._forward, data)
+        else:
+            self._forward(data)
+
+    def _forward(self, data):
+        peer = self.peer.transport
+        if peer is None:
+            # The client spoke before the broker's side was connected (a
+            # read already under way when reading was paused): keep it.
+            self.peer.early.append(data)
+        elif not peer.is_closing():
+            peer.write(data)
+
+    def eof_received(self):
+        self.conn.end("fin", self.side)
+        peer = self.peer.transport
+        if peer is not None and not peer.is_closing() and peer.can_write_eof():
+            peer.write_eof()
+        return True  # half-open: the other way may still carry bytes
+
+    def connection_lost(self, exc):
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            self.conn.end("rst", self.side)
+            if self.peer.transport is not None:
+                _rst(self.peer.transport)
+        else:
+            self.conn.end("fin", self.side)
+            if self.peer.transport is not None:
+                self.peer.transport.close()
+        self.relay.conns.pop(self.conn.id, None)
+
+    # Back-pressure: a side that cannot write makes the other stop reading.
+    def pause_writing(self):
+        if self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self):
+        if self.peer.transport is not None:
+            self.peer.transport.resume_reading()
 
 
 class Relay:
@@ -256,15 +325,21 @@ class Relay:
                           f"within {wait_upstream:.0f} s", flush=True)
                     return 1
                 await asyncio.sleep(0.05)
-        self.server = await asyncio.start_server(self._client, HOST, self.listen_port)
+        loop = asyncio.get_running_loop()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, self.listen_port))
+        listener.listen(128)
+        listener.setblocking(False)
+        self.server = loop.create_task(self._accept_loop(listener))
         self.control = await asyncio.start_server(self._control, HOST,
                                                   self.control_port)
         self.wire.record("relay-start", listen=self.listen_port,
                          upstream=self.upstream_port)
         print(f"{READY_LINE}: {HOST}:{self.listen_port} -> "
-              f"{HOST}:{self.upstream_port}", flush=True)
+              f"{HOST}:{self.upstream_port} ({type(loop).__module__} loop)",
+              flush=True)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
@@ -273,59 +348,35 @@ class Relay:
         self.wire.record("relay-stop")
         return 0
 
-    async def _client(self, creader, cwriter):
-        conn = Connection(next(self.ids), self.wire,
-                          cwriter.get_extra_info("peername"))
+    async def _accept_loop(self, listener):
+        loop = asyncio.get_running_loop()
+        while True:
+            sock, _ = await loop.sock_accept(listener)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            loop.create_task(self._accept(sock))
+
+    async def _accept(self, client_sock):
+        """Relay one accepted client socket to a new upstream connection."""
+        loop = asyncio.get_running_loop()
+        conn = Connection(next(self.ids), self.wire, client_sock.getpeername())
+        client, upstream = _Side(self, conn, "c2s"), _Side(self, conn, "s2c")
+        client.peer, upstream.peer = upstream, client
+        # The client's side first, not reading until the broker's side is
+        # there: no byte either way may find its peer missing.
+        await loop.connect_accepted_socket(lambda: client, client_sock)
+        client.transport.pause_reading()
         try:
-            sreader, swriter = await asyncio.open_connection(HOST, self.upstream_port)
+            up_transport, _ = await loop.create_connection(
+                lambda: upstream, HOST, self.upstream_port)
         except OSError as exc:
             conn.record("accept", client=conn.client, upstream_error=str(exc))
-            _rst(cwriter)  # as the broker's own refusal would look
+            _rst(client.transport)  # as the broker's refusal would look
             return
-        conn.writers = {"c2s": swriter, "s2c": cwriter}
+        conn.writers = {"c2s": up_transport, "s2c": client.transport}
         conn.record("accept", client=conn.client,
-                    upstream_local=swriter.get_extra_info("sockname")[1])
+                    upstream_local=up_transport.get_extra_info("sockname")[1])
         self.conns[conn.id] = conn
-        try:
-            await asyncio.gather(self._pump(conn, "c2s", creader, swriter),
-                                 self._pump(conn, "s2c", sreader, cwriter))
-        finally:
-            self.conns.pop(conn.id, None)
-            conn.end("fin", "relay")
-
-    async def _pump(self, conn, direction, reader, writer):
-        side = "client" if direction == "c2s" else "server"
-        other = conn.writers["s2c" if direction == "c2s" else "c2s"]
-        while True:
-            try:
-                data = await reader.read(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                conn.end("rst", side)
-                _rst(writer)
-                return
-            except (OSError, asyncio.CancelledError):
-                return
-            if not data:
-                conn.end("fin", side)
-                try:
-                    writer.write_eof()
-                except (OSError, RuntimeError):
-                    pass
-                return
-            conn.observe(direction, data)
-            if conn.blackholed:
-                conn.dropped[direction] += len(data)
-                continue
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            conn.forwarded[direction] += len(data)
-            try:
-                writer.write(data)
-                await writer.drain()
-            except (ConnectionResetError, BrokenPipeError, OSError):
-                conn.end("rst", "server" if direction == "c2s" else "client")
-                _rst(other)
-                return
+        client.transport.resume_reading()
 
     def fault(self, verb, **options):
         """Apply one fault; returns what it did."""
@@ -337,8 +388,8 @@ class Relay:
             done = {"connections": sorted(self.conns)}
             for conn in list(self.conns.values()):
                 conn.end("rst", "relay")
-                for writer in conn.writers.values():
-                    _rst(writer)
+                for transport in conn.writers.values():
+                    _rst(transport)
         elif verb == "latency":
             ms = float(options.get("ms", -1))
             if ms < 0:
@@ -394,7 +445,11 @@ def main(argv=None):
     parser.add_argument("--wait-upstream", type=float, default=60.0)
     args = parser.parse_args(argv)
     relay = Relay(args.listen_port, args.upstream_port, args.wire, args.control_port)
-    return asyncio.run(relay.serve(args.wait_upstream))
+    try:  # libuv's loop costs the relayed calls less than asyncio's own
+        import uvloop
+    except ImportError:
+        return asyncio.run(relay.serve(args.wait_upstream))
+    return uvloop.run(relay.serve(args.wait_upstream))
 
 
 class RelayDaemon:
