@@ -245,10 +245,14 @@ class Lab:
             t.join()
         with self._lock:
             self.services = {}
-        # The relay after the services (their last frames are on the wire),
-        # before the broker.
-        if self.relay is not None:
-            self.relay.stop()
+        # The relay and the broker after the services (their last frames are
+        # on the wire), side by side: nothing is left to cross the relay.
+        last = [d.stop for d in (self.relay,) if d is not None]
         if self.own_broker:
-            self.broker.stop()
+            last.append(self.broker.stop)
+        threads = [threading.Thread(target=f) for f in last]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         return time.monotonic() - started
