@@ -149,7 +149,8 @@ def wire_connections(path):
     """What the relay's wire.jsonl says of each named connection:
     {connection_name: [{conn, accept, heartbeat (negotiated), beats {c2s,
     s2c: [times]}, frames {c2s, s2c: [times of the last frame of each
-    second with other frames]}, close, end}, ...]}, one entry per TCP
+    second with other frames]}, dropped {c2s, s2c: [times of what a
+    blackhole swallowed]}, close, end}, ...]}, one entry per TCP
     connection in order (a reconnect keeps its connection_name); {} when
     there is no wire."""
     import json
@@ -171,6 +172,7 @@ def wire_connections(path):
             c = by_id.setdefault(cid, {"conn": cid, "accept": None, "heartbeat": None,
                                        "beats": {"c2s": [], "s2c": []},
                                        "frames": {"c2s": [], "s2c": []},
+                                       "dropped": {"c2s": [], "s2c": []},
                                        "close": None, "end": None})
             kind = e["event"]
             if kind == "accept":
@@ -179,6 +181,9 @@ def wire_connections(path):
                 named.setdefault(e["name"], []).append(c)
             elif kind == "tune-ok":
                 c["heartbeat"] = e.get("heartbeat")
+            elif kind in ("heartbeat", "traffic") and e.get("dropped"):
+                # Seen by the relay during a blackhole, and not forwarded.
+                c["dropped"][e["dir"]].append(e.get("last") or e["time"])
             elif kind == "heartbeat":
                 c["beats"][e["dir"]].append(e["time"])
             elif kind == "traffic":

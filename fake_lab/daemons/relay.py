@@ -167,7 +167,11 @@ class Connection:
         now = time.time()
         for ftype, channel, size, payload in reader.feed(data):
             if ftype == 8:
-                self.record("heartbeat", dir=direction, channel=channel)
+                if self.blackholed:
+                    self.record("heartbeat", dir=direction, channel=channel,
+                                dropped=True)
+                else:
+                    self.record("heartbeat", dir=direction, channel=channel)
                 continue
             self._count(direction, now, FRAME_TYPES.get(ftype, str(ftype)), size + 8)
             if payload is not None:
@@ -177,6 +181,9 @@ class Connection:
 
     def _count(self, direction, now, kind, nbytes):
         second = int(now)
+        if self.counts[direction] and bool(self.counts[direction].get("dropped")) \
+                != self.blackholed:
+            self.flush(direction)  # what crossed and what was dropped, apart
         if self.second[direction] != second:
             self.flush(direction)
             self.second[direction] = second
@@ -184,15 +191,18 @@ class Connection:
         counts[kind] = counts.get(kind, 0) + 1
         counts["bytes"] = counts.get("bytes", 0) + nbytes
         counts["last"] = now
+        if self.blackholed:
+            counts["dropped"] = True
 
     def flush(self, direction=None):
         for d in ([direction] if direction else ["c2s", "s2c"]):
             if self.counts[d]:
                 nbytes = self.counts[d].pop("bytes", 0)
                 last = self.counts[d].pop("last", None)
+                dropped = {"dropped": True} if self.counts[d].pop("dropped", False) else {}
                 self.record("traffic", dir=d, second=self.second[d],
                             frames=self.counts[d], bytes=nbytes,
-                            last=round(last, 6) if last else None)
+                            last=round(last, 6) if last else None, **dropped)
                 self.counts[d] = {}
 
     def _method(self, direction, payload):
@@ -275,12 +285,21 @@ class _Side(asyncio.Protocol):
 
     def eof_received(self):
         self.conn.end("fin", self.side)
+        if self.conn.blackholed:
+            return True  # a dropped flow carries no FIN either
         peer = self.peer.transport
         if peer is not None and not peer.is_closing() and peer.can_write_eof():
             peer.write_eof()
         return True  # half-open: the other way may still carry bytes
 
     def connection_lost(self, exc):
+        if self.conn.blackholed and not self.relay.stopping:
+            # A dropped flow carries no RST or FIN either: the other side's
+            # socket stays open, and silent.
+            self.conn.end("rst" if isinstance(exc, ConnectionResetError) else "fin",
+                          self.side)
+            self.relay.conns.pop(self.conn.id, None)
+            return
         if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
             self.conn.end("rst", self.side)
             if self.peer.transport is not None:
@@ -309,6 +328,7 @@ class Relay:
         self.ids = itertools.count(1)
         self.conns = {}
         self.latency = 0.0
+        self.stopping = False
 
     async def serve(self, wait_upstream=60.0):
         # Listen only once the broker answers: the services wait for this
@@ -343,6 +363,7 @@ class Relay:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        self.stopping = True
         for conn in list(self.conns.values()):
             conn.end("fin", "relay")
         self.wire.record("relay-stop")

@@ -56,7 +56,9 @@ class Player:
     def _idle(self, step):
         timeout = self.settings.get("oslo_messaging_rabbit",
                                     "heartbeat_timeout_threshold")
-        planned = step.get("heartbeat_timeouts", 3.5) * timeout
+        # Either a multiple of the heartbeat timeout or plain seconds (a run
+        # with heartbeats off has no timeout to count in).
+        planned = step.get("seconds", step.get("heartbeat_timeouts", 3.5) * timeout)
         until = step.get("until")
         name = step.get("name", "idle")
         op_id = self.history.invoke("idle", name=name, planned=planned,
