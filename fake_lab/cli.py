@@ -21,6 +21,7 @@ from fake_lab.commands import up as up_mod
 from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
 from fake_lab.workload import nemesis
+from fake_lab.workload.generator import FAULT_OPS
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {code:<4}{text}" for code, text in errors.MEANINGS)
@@ -262,6 +263,10 @@ def _cmd_run(args):
             raise UsageError(f"scenario {args.scenario} has no control")
         expect = expect or control.pop("expect", None)
         control.pop("expect", None)
+        if control.pop("faults", True) is False:
+            # The same workload without its faults: the baseline.
+            scenario = dict(scenario, workload=[
+                s for s in scenario["workload"] if s["op"] not in FAULT_OPS])
         overrides.update(control)
 
     _interrupt_on_termination()

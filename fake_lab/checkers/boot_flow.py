@@ -58,6 +58,11 @@ def check(run):
         i.split(" ")[0].rstrip(":") for i in v] for k, v in tally["listed"].items()})
     if closes is not None:
         details["api_heartbeat_closes"] = len(closes["api"])
+    faults = [op for op in ops if op["invoke"]["f"] == "fault"]
+    if faults:
+        lines, found = _cite_faults(run, faults, boots, t)
+        cited[1:1] = lines
+        details.update(found)
 
     if not settled:
         return result(UNKNOWN, cited + ["the run did not wait for the boots "
@@ -136,6 +141,58 @@ def _heartbeat_closes(run, boots, idle_op):
               and begin <= c["closed"] <= end]
     return {"all": closed, "api": [c for c in closed if c["pid"] in pids],
             "api_pids": sorted(pids)}
+
+
+def _cite_faults(run, faults, boots, t):
+    """Each fault with its times; the first boot accepted after it began
+    and after it ended; what each service's driver said meanwhile."""
+    lines, found = [], {}
+    for op in faults:
+        v, done = op["invoke"]["value"], op["done"]
+        began = op["invoke"]["time"]
+        if done is None:
+            lines.append(f"fault {v['target']} {v['verb']} at {t(began)}: no outcome")
+            continue
+        d = done["value"]
+        pids = (f", node PIDs {d['old_pids']} -> {d['new_pids']}"
+                if d.get("old_pids") else "")
+        lines.append(f"fault {v['target']} {v['verb']}: {t(began)} to "
+                     f"{t(done['time'])} ({done['type']}{pids}"
+                     + (f": {d['error']}" if d.get("error") else "") + ")")
+        ok_after = sorted(b["done"]["time"] for b in boots if b["done"]
+                          and b["done"]["type"] == "ok" and b["invoke"]["time"] >= began)
+        failed_during = [b for b in boots if b["done"] and b["done"]["type"] != "ok"
+                         and b["invoke"]["time"] >= began]
+        if ok_after:
+            found["first_boot_after_fault"] = round(ok_after[0] - began, 3)
+            lines.append(f"the first boot sent after the fault began was accepted "
+                         f"{ok_after[0] - began:.2f} s after it began "
+                         f"({ok_after[0] - done['time']:+.2f} s from its end); "
+                         f"{len(failed_during)} boot(s) sent after it began failed "
+                         "or got no answer")
+        for name in _service_logs(run):
+            said = [e for e in evidence.client_events(run.log(name))
+                    if e["time"] >= began and e["kind"] in ("unreachable", "reconnected",
+                                                            "recoverable-error")]
+            if said:
+                kinds = {}
+                for e in said:
+                    kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+                reconnected = [e for e in said if e["kind"] == "reconnected"]
+                lines.append(f"{name}: " + ", ".join(f"{k} x{n}" for k, n in kinds.items())
+                             + (f"; last reconnect {t(reconnected[-1]['time'])}"
+                                if reconnected else ""))
+                found.setdefault("reconnects", {})[name] = len(reconnected)
+    return lines, found
+
+
+def _service_logs(run):
+    import os
+
+    names = sorted(f[:-4] for f in os.listdir(run.logs)
+                   if f.startswith("fake-") and f.endswith(".log")
+                   and not f.endswith(".out.log"))
+    return names
 
 
 def _cite_closes(closes, idle_op, t):

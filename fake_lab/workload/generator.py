@@ -41,11 +41,28 @@ class Player:
         self.nemesis = Nemesis(lab, history, say)
 
     def play(self, steps):
-        for step in steps:
-            if step["op"] in FAULT_OPS:
-                self.nemesis.run(step)
-            else:
-                getattr(self, "_" + step["op"].replace("-", "_"))(step)
+        """Play the steps in order. A fault with ``at = S`` starts S seconds
+        later beside the steps that follow (the nemesis and the clients at
+        once, as in Jepsen); the workload ends when it has ended too."""
+        background = []
+        try:
+            for step in steps:
+                if step["op"] in FAULT_OPS and "at" in step:
+                    thread = threading.Thread(target=self._later, args=(step,),
+                                              daemon=True)
+                    thread.start()
+                    background.append(thread)
+                elif step["op"] in FAULT_OPS:
+                    self.nemesis.run(step)
+                else:
+                    getattr(self, "_" + step["op"].replace("-", "_"))(step)
+        finally:
+            for thread in background:
+                thread.join()
+
+    def _later(self, step):
+        time.sleep(step["at"])
+        self.nemesis.run({k: v for k, v in step.items() if k != "at"})
 
     def _call(self, step):
         self.client.request(step, "call")

@@ -7,6 +7,7 @@ A fault is a target plus a verb plus options, as os-faults has them:
     target = "broker"
     verb = "freeze"
     seconds = 4          # freeze, wait, thaw: one operation
+    at = 1.5             # optional: start 1.5 s later, beside the next steps
 
 Each is recorded in the history as an operation (``invoke``, then ``ok``
 with what it did, or ``info`` when it could not tell or could not act mid-
@@ -29,11 +30,15 @@ class Fault:
 
     def validate(self, step, where):
         """UsageError unless ``step`` gives this fault sound options."""
-        known = {"op", "target", "verb", "name", *self.options}
+        known = {"op", "target", "verb", "name", "at", *self.options}
         unknown = sorted(set(step) - known)
         if unknown:
             raise UsageError(f"{where}: fault {self.target} {self.verb} takes no "
                              f"option {unknown[0]!r}")
+        at = step.get("at", 0)
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
+            raise UsageError(f"{where}: fault {self.target} {self.verb}: at must be "
+                             f"a number of seconds >= 0, not {at!r}")
         for name, (kind, required, _) in self.options.items():
             if name not in step:
                 if required:

@@ -80,3 +80,24 @@ def test_a_fault_its_target_cannot_take_mid_run_is_info(tmp_path):
     (op,) = operations(read(str(tmp_path / "history.jsonl"))).values()
     assert op["done"]["type"] == "info"
     assert "not running" in op["done"]["value"]["error"]
+
+
+def test_a_negative_at_is_refused():
+    with pytest.raises(UsageError, match="at must be"):
+        catalogue.validate(scenario({"op": "fault", "target": "broker",
+                                     "verb": "restart", "at": -1}), "test.toml")
+
+
+def test_a_control_without_faults_drops_every_fault_step(monkeypatch, tmp_path):
+    from fake_lab import runner
+
+    seen = {}
+
+    def fake_run(scenario, *args, **kwargs):
+        seen["ops"] = [s["op"] for s in scenario["workload"]]
+        raise KeyboardInterrupt  # nothing is started
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert cli.main(["run", "broker-restart", "--control", "--runs-dir",
+                     str(tmp_path)]) == errors.EXIT_INTERRUPTED
+    assert "fault" not in seen["ops"] and "boot" in seen["ops"]
