@@ -430,7 +430,7 @@ class Relay:
                     "latency_ms": self.latency * 1000}
         else:
             raise ValueError(f"unknown verb {verb!r}")
-        self.wire.record("fault", verb=verb, **options, **done)
+        self.wire.record("fault", verb=verb, **{**options, **done})
         return done
 
     async def _control(self, reader, writer):

@@ -115,3 +115,22 @@ def test_an_unknown_verb_is_refused(relay):
     with pytest.raises(ValueError, match="ms >= 0"):
         relay.fault("latency", ms=-5)
     assert os.path.exists(relay.wire_path)
+
+
+def test_latency_delays_each_way_and_heal_removes_it(broker, relay):
+    conn = connect(broker, relay, "test-program:4245:lat", heartbeat=0)
+    channel = conn.channel()
+
+    def round_trip():
+        started = time.monotonic()
+        channel.queue_declare(queue="", exclusive=True)
+        return time.monotonic() - started
+
+    base = min(round_trip() for _ in range(3))
+    relay.fault("latency", ms=100)
+    delayed = min(round_trip() for _ in range(3))
+    relay.fault("heal")
+    healed = min(round_trip() for _ in range(3))
+    conn.close()
+    assert delayed >= base + 0.2  # 100 ms each way
+    assert healed < base + 0.1
