@@ -20,6 +20,8 @@ for missed heartbeats during the idle period; slow or lost boots without
 that close are ``unknown`` (something else made them slow).
 """
 
+import os
+
 from fake_lab import history
 from fake_lab.checkers import evidence
 from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
@@ -187,12 +189,10 @@ def _cite_faults(run, faults, boots, t):
 
 
 def _service_logs(run):
-    import os
-
-    names = sorted(f[:-4] for f in os.listdir(run.logs)
-                   if f.startswith("fake-") and f.endswith(".log")
-                   and not f.endswith(".out.log"))
-    return names
+    """The fake services' own logs (fake-nova-api, fake-compute-N, ...)."""
+    return sorted(f[:-4] for f in os.listdir(run.logs)
+                  if f.startswith("fake-") and f.endswith(".log")
+                  and not f.endswith(".out.log"))
 
 
 def _cite_closes(closes, idle_op, t):

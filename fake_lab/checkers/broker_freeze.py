@@ -15,16 +15,17 @@ config.json, wire.jsonl and the API's log.
 
 from fake_lab import history
 from fake_lab.checkers import evidence
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
-
-
-def _request(name, op, t):
-    if op is None or op["done"] is None:
-        return f"{name}: no outcome recorded"
-    v = op["done"]["value"]
-    what = f"HTTP {v['status']}" if v.get("status") else v.get("error", "?")
-    return (f"{name}: {op['done']['type']} ({what}) in {v.get('latency', 0):.3f} s, "
-            f"sent at {t(op['invoke']['time'])}")
+from fake_lab.checkers.verdicts import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    UNKNOWN,
+    Timeline,
+    describe_request,
+    named_ops,
+    option,
+    result,
+    short_name,
+)
 
 
 def check(run):
@@ -32,16 +33,16 @@ def check(run):
     config = run.read_json("config.json") or {}
     t = Timeline(records)
     ops = list(history.operations(records).values())
-    named = {op["invoke"]["value"].get("name"): op for op in ops}
+    named = named_ops(records)
     first, second = named.get("first-request"), named.get("second-request")
     freezes = [op for op in ops if op["invoke"]["f"] == "fault"
                and op["invoke"]["value"].get("verb") == "freeze"]
     timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
     if first is None or first["done"] is None or first["done"]["type"] != "ok":
-        return result(UNKNOWN, [_request("first-request", first, t),
+        return result(UNKNOWN, [describe_request("first-request", first, t),
                                 "no connection was opened to watch"])
     api_pid = first["done"]["value"].get("api_pid")
-    cited = [_request("first-request", first, t) + f", served by API worker PID {api_pid}"]
+    cited = [describe_request("first-request", first, t) + f", served by API worker PID {api_pid}"]
     wire = {n: c for n, c in evidence.wire_connections(run.file("wire.jsonl")).items()
             if evidence.connection_pid(n) == api_pid}
     if not wire:
@@ -74,7 +75,7 @@ def check(run):
         label = "before the freeze" if freezes else "before the second request"
         beats = [x for x in c["beats"]["s2c"] if x <= until]
         cited.append("wire: %s: the broker's last heartbeat %s at %s; %s%s" % (
-            name.rsplit(":", 1)[0] + ":" + name.rsplit(":", 1)[1][:4] + "…",
+            short_name(name),
             label, t(max(beats)) if beats else "?",
             f"the {ended['by']} ended it ({ended['how'].upper()}) at "
             f"{t(ended['time'])}" if ended else "never ended",
@@ -88,7 +89,7 @@ def check(run):
              and (end is None or e["time"] <= end)]
     for e in lines[:4]:
         cited.append(f"client log: {e['line']}")
-    cited.append(_request("second-request", second, t))
+    cited.append(describe_request("second-request", second, t))
     details = {"api_pid": api_pid, "froze": bool(freezes),
                "reconnected_after": round(min(reconnects) - began, 3) if reconnects else None,
                "driver_lines": len(lines)}

@@ -24,7 +24,17 @@ the worker ran for it while idle, and whether and when the broker closed it.
 
 from fake_lab import history
 from fake_lab.checkers import evidence
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
+from fake_lab.checkers.verdicts import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    UNKNOWN,
+    Timeline,
+    describe_request,
+    named_ops,
+    option,
+    result,
+    short_name,
+)
 
 
 class _Verdict(Exception):
@@ -52,40 +62,13 @@ def check(run):
     raise AssertionError("decide() always reaches a verdict")
 
 
-def _named_ops(records):
-    """{step name: {"invoke": rec, "done": rec or None}}."""
-    named = {}
-    for op in history.operations(records).values():
-        name = op["invoke"]["value"].get("name") or op["invoke"]["f"]
-        named[name] = op
-    return named
-
-
-def _describe_request(name, op, t):
-    if op is None:
-        return f"{name}: not sent"
-    done = op["done"]
-    if done is None:
-        return f"{name}: sent at {t(op['invoke']['time'])}, no outcome recorded"
-    v = done["value"]
-    what = f"HTTP {v['status']}" if v.get("status") else v.get("error", "?")
-    return (f"{name}: {done['type']} ({what}) in {v.get('latency', 0):.3f} s, "
-            f"sent at {t(op['invoke']['time'])}")
-
-
-def _short(name):
-    """uwsgi:6243:99bd… : a connection name short enough to read."""
-    program, _, rest = (name or "?").rpartition(":")
-    return f"{program}:{rest[:4]}…" if program else name
-
-
 class _Judgement:
     """The steps of the judgement; each cites what it saw in ``cited``."""
 
     def __init__(self, run, records, config):
         self.run, self.records, self.config = run, records, config
         self.t = Timeline(records)
-        ops = _named_ops(records)
+        ops = named_ops(records)
         self.first, self.idle, self.second = (
             ops.get(n) for n in ("first-request", "idle", "second-request"))
         self.timeout = option(config, "oslo_messaging_rabbit",
@@ -96,12 +79,12 @@ class _Judgement:
     def first_request(self):
         first, t = self.first, self.t
         if first is None or first["done"] is None or first["done"]["type"] != "ok":
-            raise _Verdict(UNKNOWN, _describe_request("first-request", first, t),
+            raise _Verdict(UNKNOWN, describe_request("first-request", first, t),
                            "without a successful first request no RPC "
                            "connection was opened, so there is nothing to watch")
         self.api_pid = first["done"]["value"].get("api_pid")
         self.details["api_pid"] = self.api_pid
-        self.cited.append(_describe_request("first-request", first, t)
+        self.cited.append(describe_request("first-request", first, t)
                           + f", served by API worker PID {self.api_pid}")
 
     def api_connections(self):
@@ -156,7 +139,7 @@ class _Judgement:
             mine = [e for e in idle_checks if e.get("name") == conn["name"]]
             per_connection[conn["name"]] = len(mine)
             self.cited.append("connection %s (%s): %s; %s" % (
-                _short(conn["name"]), self._purpose(conn, events),
+                short_name(conn["name"]), self._purpose(conn, events),
                 f"{len(mine)} heartbeat check(s) while idle" if self.observed
                 else "not observed", self._fate(conn)))
         self.details["idle_checks_per_connection"] = per_connection
@@ -178,7 +161,7 @@ class _Judgement:
             w = next((c for c in reversed(named.get(conn["name"], []))
                       if c["accept"] is not None and c["accept"] <= begin), None)
             if w is None:
-                self.cited.append(f"wire: {_short(conn['name'])} never crossed the "
+                self.cited.append(f"wire: {short_name(conn['name'])} never crossed the "
                                   "relay")
                 disagree.append(conn["name"])
                 continue
@@ -208,7 +191,7 @@ class _Judgement:
             fate = (f"; the {ended['by']} ended it ({ended['how'].upper()}) at "
                     f"{self.t(ended['time'])}" if ended and ended["time"] <= sent_at
                     else "; still open when the second request was sent")
-            self.cited.append(f"wire: {_short(conn['name'])} {what}{fate}")
+            self.cited.append(f"wire: {short_name(conn['name'])} {what}{fate}")
             checks = per_conn.get(conn["name"])
             if self.observed and checks is not None and self.idle_to - self.idle_from \
                     >= 2 * (self.timeout or 0):
@@ -221,7 +204,7 @@ class _Judgement:
             raise _Verdict(UNKNOWN, "the two witnesses disagree on %s: the relay's "
                            "wire and the in-process observer (quoted above) do not "
                            "tell the same story of its heartbeats" % ", ".join(
-                               _short(n) for n in disagree))
+                               short_name(n) for n in disagree))
 
     def _purpose(self, conn, events):
         purposes = {e.get("purpose") for e in events
@@ -255,7 +238,7 @@ class _Judgement:
                                   self.t(rec["time"]), len(alive), len(self.conns)))
 
     def decide(self):
-        second = _describe_request("second-request", self.second, self.t)
+        second = describe_request("second-request", self.second, self.t)
         if self.missed:
             for c in self.missed:
                 self.cited.append("broker closed %s %.2f s after the first "

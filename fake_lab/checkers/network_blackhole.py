@@ -17,31 +17,24 @@ connections it caught), config.json, wire.jsonl and the API's log.
 
 from fake_lab import history
 from fake_lab.checkers import evidence
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, option, result
-
-
-def _named(records):
-    ops = {}
-    for op in history.operations(records).values():
-        v = op["invoke"]["value"]
-        ops.setdefault(v.get("name") or f"{op['invoke']['f']}-{v.get('verb')}", op)
-    return ops
-
-
-def _request(name, op, t):
-    if op is None or op["done"] is None:
-        return f"{name}: no outcome recorded"
-    v = op["done"]["value"]
-    what = f"HTTP {v['status']}" if v.get("status") else v.get("error", "?")
-    return (f"{name}: {op['done']['type']} ({what}) in {v.get('latency', 0):.3f} s, "
-            f"sent at {t(op['invoke']['time'])}")
+from fake_lab.checkers.verdicts import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    UNKNOWN,
+    Timeline,
+    describe_request,
+    named_ops,
+    option,
+    result,
+    short_name,
+)
 
 
 def check(run):
     records = history.read(run.history)
     config = run.read_json("config.json") or {}
     t = Timeline(records)
-    ops = _named(records)
+    ops = named_ops(records)
     first, second = ops.get("first-request"), ops.get("second-request")
     hole = ops.get("fault-blackhole")
     timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
@@ -49,10 +42,10 @@ def check(run):
     cited = [f"heartbeat_timeout_threshold = {timeout} s, rpc_response_timeout = "
              f"{rpc_timeout} s"]
     if first is None or first["done"] is None or first["done"]["type"] != "ok":
-        return result(UNKNOWN, cited + [_request("first-request", first, t),
+        return result(UNKNOWN, cited + [describe_request("first-request", first, t),
                                         "no connection was opened to blackhole"])
     api_pid = first["done"]["value"].get("api_pid")
-    cited.append(_request("first-request", first, t)
+    cited.append(describe_request("first-request", first, t)
                  + f", served by API worker PID {api_pid}")
     if hole is None or hole["done"] is None or hole["done"]["type"] != "ok":
         return result(UNKNOWN, cited + ["the relay's blackhole did not take effect: "
@@ -88,7 +81,7 @@ def check(run):
         cited.append(
             "wire: %s: %d forwarded after the blackhole; swallowed %d record(s) from "
             "the worker and %d from the broker; %s%s" % (
-                _short(name), len(after), swallowed["c2s"], swallowed["s2c"],
+                short_name(name), len(after), swallowed["c2s"], swallowed["s2c"],
                 f"the {ended['by']} side ended ({ended['how'].upper()}) at "
                 f"{t(ended['time'])}, not passed on" if ended else "never ended",
                 f"; reconnected through a new connection at {t(min(later))}, "
@@ -99,7 +92,7 @@ def check(run):
             cited.append(f"client log: {e['line']}")
             if sum(line.startswith("client log") for line in cited) >= 4:
                 break
-    cited.append(_request("second-request", second, t))
+    cited.append(describe_request("second-request", second, t))
     details = {"api_pid": api_pid, "crossed": len(crossed), "reset": reset,
                "reconnected_after": round(min(reconnects) - began, 3)
                if reconnects else None}
@@ -134,7 +127,3 @@ def check(run):
                                     "unnoticed nor a reconnect and an answer"],
                   **details)
 
-
-def _short(name):
-    program, _, rest = (name or "?").rpartition(":")
-    return f"{program}:{rest[:4]}…" if program else name

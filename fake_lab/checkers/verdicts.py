@@ -1,5 +1,8 @@
 """What every checker shares: the three verdicts, the result's shape, the
-run's options as config.json recorded them, and relative times."""
+run's options as config.json recorded them, relative times, and the
+lines every checker writes alike (requests, connection names)."""
+
+from fake_lab import history
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not-reproduced"
@@ -25,3 +28,34 @@ class Timeline:
 
     def __call__(self, when):
         return "t=+%.2fs" % (when - self.start)
+
+
+def named_ops(records):
+    """{step name: {"invoke": rec, "done": rec or None}}; a step without a
+    name goes by its op and verb ("idle", "fault-blackhole"); the first wins."""
+    named = {}
+    for op in history.operations(records).values():
+        value = op["invoke"]["value"]
+        key = value.get("name") or "-".join(
+            filter(None, (op["invoke"]["f"], value.get("verb"))))
+        named.setdefault(key, op)
+    return named
+
+
+def describe_request(name, op, t):
+    """One line for a request of the history: outcome, status, latency."""
+    if op is None:
+        return f"{name}: not sent"
+    done = op["done"]
+    if done is None:
+        return f"{name}: sent at {t(op['invoke']['time'])}, no outcome recorded"
+    v = done["value"]
+    what = f"HTTP {v['status']}" if v.get("status") else v.get("error", "?")
+    return (f"{name}: {done['type']} ({what}) in {v.get('latency', 0):.3f} s, "
+            f"sent at {t(op['invoke']['time'])}")
+
+
+def short_name(name):
+    """uwsgi:6243:99bd… : a connection name short enough to read."""
+    program, _, rest = (name or "?").rpartition(":")
+    return f"{program}:{rest[:4]}…" if program else name

@@ -70,7 +70,7 @@ class PrivateBroker:
 
     @property
     def url(self):
-        return f"rabbit://{self.user}:{self.password}@{HOST}:{self.port}/"
+        return self.url_for("/")
 
     def url_for(self, vhost, port=None):
         """The transport URL of one of the node's vhosts, through ``port``
