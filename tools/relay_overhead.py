@@ -1,12 +1,15 @@
 """What the relay costs: RPC call latency through it against straight to the
 broker, measured in one run, and the relay's CPU time.
 
-One private broker and one relay in front of it; two oslo.messaging
-transports in this process, one through the relay and one direct, each with
-its own RPC server (threading executor) and client. Calls alternate between
-the two paths, so both see the same machine at the same moment. Prints p50
-and p99 of each path and their ratio, and the relay's CPU seconds (user +
-system, from /proc) per 1000 calls.
+One private broker and two relays in front of it: the lab's relay, and the
+same relay started with --forward-only (it reads no AMQP and records
+nothing: the cost of an extra hop alone, as any user-space proxy such as
+toxiproxy would add it). Three oslo.messaging transports in this process,
+direct, forward-only and relay, each with its own RPC server (threading
+executor) and client. Calls go round the three paths in turn, so all see the
+same machine at the same moment. Prints p50 and p99 of each path, their
+ratios to direct, and each relay's CPU time (user + system, from /proc) per
+call.
 
     .venv/bin/python tools/relay_overhead.py [--calls 2000]
 """
@@ -53,18 +56,23 @@ def main():
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="fake-lab-relay-bench-")
     broker = rabbitmq.PrivateBroker(os.path.join(work, "broker"))
-    relay = None
+    relay = bare = None
     servers = []
     try:
         broker.start()
         relay = RelayDaemon(work, os.path.join(work, "relay.log"), broker.port)
         relay.launch()
+        bare = RelayDaemon(work, os.path.join(work, "forward-only.log"), broker.port,
+                           wire_name="forward-only.jsonl", forward_only=True)
+        bare.launch(avoid={relay.port, relay.control_port})
         relay.wait_ready()
+        bare.wait_ready()
         paths = {}
         # oslo.messaging 18 registers some options on the global CONF only.
         conf = cfg.CONF
         conf([])
-        for path, port in (("direct", broker.port), ("relay", relay.port)):
+        for path, port in (("direct", broker.port), ("forward-only", bare.port),
+                           ("relay", relay.port)):
             transport = messaging.get_rpc_transport(
                 conf, url=broker.url_for("/", port))
             target = messaging.Target(topic=f"bench-{path}", server="s")
@@ -76,33 +84,38 @@ def main():
                 transport, messaging.Target(topic=f"bench-{path}"), timeout=10)
             client.call({}, "ping", n=0)  # connections opened, warm
             paths[path] = (client, [])
-        relay_pids = procs.tree(relay.daemon.pid)
-        cpu_before = cpu_seconds(relay_pids)
+        pids = {"relay": procs.tree(relay.daemon.pid),
+                "forward-only": procs.tree(bare.daemon.pid)}
+        cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+        order = list(paths)
         for n in range(args.calls):
-            for path in (("direct", "relay") if n % 2 else ("relay", "direct")):
+            for path in order[n % 3:] + order[:n % 3]:
                 client, samples = paths[path]
                 started = time.perf_counter()
                 client.call({}, "ping", n=n)
                 samples.append(time.perf_counter() - started)
-        cpu = cpu_seconds(relay_pids) - cpu_before
+        cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
         figures = {}
         for path, (_, samples) in paths.items():
             figures[path] = (percentile(samples, 50), percentile(samples, 99),
                              statistics.mean(samples))
-            print(f"{path:7} {len(samples)} calls: p50 {figures[path][0] * 1e3:.3f} ms, "
+            print(f"{path:12} {len(samples)} calls: p50 {figures[path][0] * 1e3:.3f} ms, "
                   f"p99 {figures[path][1] * 1e3:.3f} ms, mean "
                   f"{figures[path][2] * 1e3:.3f} ms, max {max(samples) * 1e3:.1f} ms")
-        for n, name in ((0, "p50"), (1, "p99")):
-            ratio = figures["relay"][n] / figures["direct"][n]
-            print(f"relay / direct {name}: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)")
-        print(f"relay CPU: {cpu:.2f} s for {args.calls} relayed calls "
-              f"({cpu / args.calls * 1e6:.0f} us a call)")
+        for path in ("forward-only", "relay"):
+            for n, name in ((0, "p50"), (1, "p99")):
+                ratio = figures[path][n] / figures["direct"][n]
+                print(f"{path} / direct {name}: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)")
+        for path in ("forward-only", "relay"):
+            print(f"{path} CPU: {cpu[path]:.2f} s for {args.calls} calls "
+                  f"({cpu[path] / args.calls * 1e6:.0f} us a call)")
     finally:
         for server in servers:
             server.stop()
             server.wait()
-        if relay is not None:
-            relay.stop()
+        for daemon in (relay, bare):
+            if daemon is not None:
+                daemon.stop()
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -47,6 +47,7 @@ import time
 HOST = "127.0.0.1"
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_END = 0xCE
+_FRAME_HEADER = struct.Struct(">BHI").unpack_from
 FRAME_TYPES = {1: "method", 2: "header", 3: "body", 8: "heartbeat"}
 READY_LINE = "relay ready"
 # Connection class methods the relay decodes: (class, method) -> name.
@@ -74,32 +75,39 @@ class FrameReader:
     def feed(self, data):
         if self.broken:
             return []
-        self.buf += data
+        if self.buf or self.header_pending:
+            # Only a frame split across reads is copied; whole frames are
+            # read in place (the relay must cost a call little).
+            self.buf += data
+            data = self.buf
         frames = []
+        pos = 0
         if self.header_pending:
-            if len(self.buf) < len(PROTOCOL_HEADER):
+            if len(data) < len(PROTOCOL_HEADER):
                 return frames
-            header = bytes(self.buf[:8])
-            del self.buf[:8]
+            header = bytes(data[:8])
             self.header_pending = False
+            pos = 8
             if header != PROTOCOL_HEADER:
                 self.broken = f"not AMQP 0-9-1: protocol header {header!r}"
+                self.buf = bytearray()
                 return frames
-        pos = 0
-        while len(self.buf) - pos >= 8:
-            ftype, channel, size = struct.unpack_from(">BHI", self.buf, pos)
-            if len(self.buf) - pos < 8 + size:
+        n = len(data)
+        while n - pos >= 8:
+            ftype, channel, size = _FRAME_HEADER(data, pos)
+            end = pos + 7 + size
+            if end >= n:
                 break
-            if self.buf[pos + 7 + size] != FRAME_END:
-                self.broken = (f"frame-end octet {self.buf[pos + 7 + size]:#x} "
+            if data[end] != FRAME_END:
+                self.broken = (f"frame-end octet {data[end]:#x} "
                                f"after a type {ftype} frame of {size} bytes")
                 break
             payload = None
-            if ftype == 1 and size >= 4 and self.buf[pos + 7:pos + 9] == b"\x00\x0a":
-                payload = bytes(self.buf[pos + 7:pos + 7 + size])
+            if ftype == 1 and size >= 4 and data[pos + 7] == 0 and data[pos + 8] == 10:
+                payload = bytes(data[pos + 7:end])
             frames.append((ftype, channel, size, payload))
-            pos += 8 + size
-        del self.buf[:pos]
+            pos = end + 1
+        self.buf = bytearray(data[pos:]) if pos < n and not self.broken else bytearray()
         return frames
 
 
@@ -163,32 +171,43 @@ class Connection:
     def observe(self, direction, data):
         """Parse what crossed in ``direction``; record what matters."""
         reader = self.readers[direction]
-        was_broken = reader.broken
-        now = time.time()
-        for ftype, channel, size, payload in reader.feed(data):
-            if ftype == 8:
-                if self.blackholed:
-                    self.record("heartbeat", dir=direction, channel=channel,
-                                dropped=True)
-                else:
-                    self.record("heartbeat", dir=direction, channel=channel)
-                continue
-            self._count(direction, now, FRAME_TYPES.get(ftype, str(ftype)), size + 8)
-            if payload is not None:
-                self._method(direction, payload)
-        if reader.broken and not was_broken:
+        if reader.broken:
+            return
+        frames = reader.feed(data)
+        if frames:
+            kinds = {}
+            nbytes = 0
+            for ftype, channel, size, payload in frames:
+                if ftype == 8:
+                    if self.blackholed:
+                        self.record("heartbeat", dir=direction, channel=channel,
+                                    dropped=True)
+                    else:
+                        self.record("heartbeat", dir=direction, channel=channel)
+                    continue
+                kind = FRAME_TYPES.get(ftype) or str(ftype)
+                kinds[kind] = kinds.get(kind, 0) + 1
+                nbytes += size + 8
+                if payload is not None:
+                    self._method(direction, payload)
+            if kinds:
+                self._count(direction, time.time(), kinds, nbytes)
+        if reader.broken:
             self.record("unparsed", dir=direction, why=reader.broken)
 
-    def _count(self, direction, now, kind, nbytes):
-        second = int(now)
-        if self.counts[direction] and bool(self.counts[direction].get("dropped")) \
-                != self.blackholed:
+    def _count(self, direction, now, kinds, nbytes):
+        """Add one read's frames (by kind) and bytes to this second's."""
+        counts = self.counts[direction]
+        if counts and bool(counts.get("dropped")) != self.blackholed:
             self.flush(direction)  # what crossed and what was dropped, apart
+            counts = self.counts[direction]
+        second = int(now)
         if self.second[direction] != second:
             self.flush(direction)
             self.second[direction] = second
-        counts = self.counts[direction]
-        counts[kind] = counts.get(kind, 0) + 1
+            counts = self.counts[direction]
+        for kind, n in kinds.items():
+            counts[kind] = counts.get(kind, 0) + n
         counts["bytes"] = counts.get("bytes", 0) + nbytes
         counts["last"] = now
         if self.blackholed:
@@ -263,16 +282,19 @@ class _Side(asyncio.Protocol):
 
     def data_received(self, data):
         conn = self.conn
-        conn.observe(self.direction, data)
         if conn.blackholed:
             conn.dropped[self.direction] += len(data)
-            return
-        conn.forwarded[self.direction] += len(data)
-        if self.relay.latency:
-            asyncio.get_running_loop().call_later(
-                self.relay.latency, self._forward, data)
         else:
-            self._forward(data)
+            conn.forwarded[self.direction] += len(data)
+            if self.relay.latency:
+                asyncio.get_running_loop().call_later(
+                    self.relay.latency, self._forward, data)
+            else:
+                # Forward first, read after: the parsing is then off the
+                # call's path (the peer is already at work on these bytes).
+                self._forward(data)
+        if self.relay.reading:
+            conn.observe(self.direction, data)
 
     def _forward(self, data):
         peer = self.peer.transport
@@ -321,9 +343,14 @@ class _Side(asyncio.Protocol):
 
 
 class Relay:
-    def __init__(self, listen_port, upstream_port, wire_path, control_port):
+    def __init__(self, listen_port, upstream_port, wire_path, control_port,
+                 reading=True):
         self.listen_port, self.upstream_port = listen_port, upstream_port
         self.control_port = control_port
+        # False only for the overhead benchmark's baseline: a relay that
+        # forwards and reads nothing, to tell the cost of the extra hop from
+        # the cost of reading AMQP.
+        self.reading = reading
         self.wire = Wire(wire_path)
         self.ids = itertools.count(1)
         self.conns = {}
@@ -464,8 +491,11 @@ def main(argv=None):
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--wire", required=True)
     parser.add_argument("--wait-upstream", type=float, default=60.0)
+    parser.add_argument("--forward-only", action="store_true",
+                        help="read no AMQP, record nothing (a baseline)")
     args = parser.parse_args(argv)
-    relay = Relay(args.listen_port, args.upstream_port, args.wire, args.control_port)
+    relay = Relay(args.listen_port, args.upstream_port, args.wire, args.control_port,
+                  reading=not args.forward_only)
     try:  # libuv's loop costs the relayed calls less than asyncio's own
         import uvloop
     except ImportError:
@@ -478,10 +508,12 @@ class RelayDaemon:
     relay listens once the broker answers), ``wait_ready()``, ``port``,
     ``fault(verb, ...)``, ``stop()``."""
 
-    def __init__(self, run_dir, log_path, upstream_port):
+    def __init__(self, run_dir, log_path, upstream_port, wire_name="wire.jsonl",
+                 forward_only=False):
         self.run_dir, self.log_path = run_dir, log_path
         self.upstream_port = upstream_port
-        self.wire_path = f"{run_dir}/wire.jsonl"
+        self.wire_path = f"{run_dir}/{wire_name}"
+        self.forward_only = forward_only
         self.port = self.control_port = None
         self.daemon = None
 
@@ -495,7 +527,8 @@ class RelayDaemon:
                       "--listen-port", str(self.port),
                       "--upstream-port", str(self.upstream_port),
                       "--control-port", str(self.control_port),
-                      "--wire", self.wire_path],
+                      "--wire", self.wire_path]
+            + (["--forward-only"] if self.forward_only else []),
             self.log_path, owner=self.run_dir)
         return self
 
