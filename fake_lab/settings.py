@@ -34,6 +34,13 @@ AXES = {
     "heartbeat_in_pthread": ("oslo_messaging_rabbit", "heartbeat_in_pthread",
                              "true or false: the heartbeat in a native thread "
                              "(oslo.messaging 10.1 to 17.x only)"),
+    "rpc_conn_pool_size": ("oslo_messaging_rabbit", "rpc_conn_pool_size",
+                           "most connections in the send pool"),
+    "conn_pool_min_size": ("oslo_messaging_rabbit", "conn_pool_min_size",
+                           "connections the send pool never expires"),
+    "conn_pool_ttl": ("oslo_messaging_rabbit", "conn_pool_ttl",
+                      "seconds an idle pooled connection lives (expired "
+                      "lazily, on the next get)"),
     "rpc_response_timeout": ("DEFAULT", "rpc_response_timeout",
                              "seconds an RPC call waits for its reply"),
     "broker_timeout": ("lab", "broker_timeout",
@@ -56,7 +63,9 @@ AXES = {
 RECORDED = {
     "DEFAULT": ("rpc_response_timeout",),
     "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
-                              "rabbit_retry_interval", "rabbit_retry_backoff"),
+                              "rabbit_retry_interval", "rabbit_retry_backoff",
+                              "rpc_conn_pool_size", "conn_pool_min_size",
+                              "conn_pool_ttl"),
 }
 
 

@@ -9,7 +9,9 @@ Shaped like the compute API v2.1, in nova's JSON and fault formats:
   ``GET /flavors[/detail]``, ``GET /flavors/<id>``, ``GET /tasks[/<id>]``:
   synchronous, each an RPC call to the conductor that waits for its reply;
 - ``GET /lab/ping`` (an RPC call to the compute) and ``POST /lab/casts``
-  (a cast), which the heartbeat scenarios use.
+  (a cast; ``?count=N``: N casts at once, each on its own thread, which
+  makes the send pool open several connections), which the heartbeat and
+  pool scenarios use.
 Every response says which worker process served it, because the lab matches
 the broker's connections to that PID.
 """
@@ -17,6 +19,7 @@ the broker's connections to that PID.
 import json
 import os
 import re
+import threading
 import time
 
 import oslo_messaging as messaging
@@ -183,12 +186,45 @@ class LabAPI:
         return _json(200, {"reply": reply, "api_pid": os.getpid(),
                            "rpc_seconds": time.monotonic() - started})
 
+    MAX_BURST = 64
+
     def cast(self, req):
         payload = self._body(req)
+        try:
+            count = int(req.params.get("count", 1))
+        except ValueError:
+            count = 0
+        if not 1 <= count <= self.MAX_BURST:
+            raise Fault(400, f"count must be an integer from 1 to {self.MAX_BURST}")
+        ctxt = self._ctx()
         started = time.monotonic()
-        self.compute.record(self._ctx(), payload=payload)
-        return _json(202, {"api_pid": os.getpid(),
+        if count == 1:
+            self.compute.record(ctxt, payload=payload)
+        else:
+            self._burst(ctxt, count, payload)
+        return _json(202, {"api_pid": os.getpid(), "casts": count,
                            "rpc_seconds": time.monotonic() - started})
+
+    def _burst(self, ctxt, count, payload):
+        """``count`` casts at once, each on its own thread (a green thread in
+        a patched worker): they find the send pool empty together, so the
+        pool opens up to rpc_conn_pool_size connections, as a busy nova-api
+        worker's pool does."""
+        errors = []
+
+        def one():
+            try:
+                self.compute.record(ctxt, payload=payload)
+            except Exception as exc:  # re-raised in the request's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     # -- servers ------------------------------------------------------------
 

@@ -15,6 +15,11 @@ So the observer takes no lock at all: it formats the line itself and hands
 it to the kernel with one ``write(2)`` on a descriptor opened at start with
 O_APPEND (a single write of a short line to a local file is appended whole,
 never interleaved with the logging module's lines in the same file).
+
+The send pool is watched the same way (``pool-get``, ``pool-put``,
+``pool-expire`` lines): the driver's own pool lines do not say which
+connection they are about, and the pool-expiry scenario asks per connection
+when it was handed out, given back and expired.
 """
 
 import os
@@ -23,6 +28,7 @@ import sys
 import time
 
 MARK = "heartbeat-check"
+POOL_MARK = "pool-"
 
 _fd = None
 _program = None
@@ -50,10 +56,57 @@ def _emit(connection):
                stamp(time.time()), _program, os.getpid(), MARK,
                getattr(connection, "name", "?"),
                getattr(connection, "purpose", "?"), _thread_kind())
+    _write(line)  # never raises: a full disk must not break the heartbeat
+
+
+def _write(line):
     try:
         posix.write(_fd, line.encode("utf-8", "replace"))
     except OSError:
-        pass  # a full disk must not break the driver's heartbeat
+        pass
+
+
+def _emit_pool(event, connection, **fields):
+    extra = "".join(f" {k}={v}" for k, v in fields.items())
+    _write("%s %s[%d] INFO fake_service.observe [-] pool-%s connection=%s%s\n" % (
+        stamp(time.time()), _program, os.getpid(), event,
+        getattr(connection, "name", "?"), extra))
+
+
+def _install_pool_observer():
+    """Wrap the send pool's get, put and expiry (the class, before any
+    transport makes a pool: the pool keeps its ``_on_expire`` bound)."""
+    try:
+        from oslo_messaging._drivers import pool
+    except ImportError:
+        return
+    cls = pool.ConnectionPool
+    if getattr(cls.get, "_fake_lab_observed", False):
+        return
+    get, put, on_expire = cls.get, cls.put, cls._on_expire
+
+    def observed_get(self, *args, **kwargs):
+        item = get(self, *args, **kwargs)
+        given_back = getattr(item, "_fake_lab_put", None)
+        if given_back is None:
+            _emit_pool("get", item, reused="no")
+        else:
+            _emit_pool("get", item, reused="yes",
+                       idle="%.3f" % (time.time() - given_back))
+        return item
+
+    def observed_put(self, item):
+        item._fake_lab_put = time.time()
+        _emit_pool("put", item)
+        return put(self, item)
+
+    def observed_on_expire(self, connection):
+        _emit_pool("expire", connection)
+        return on_expire(self, connection)
+
+    for f in (observed_get, observed_put, observed_on_expire):
+        f._fake_lab_observed = True
+    cls.get, cls.put, cls._on_expire = observed_get, observed_put, observed_on_expire
 
 
 def install_heartbeat_observer(log_file, program):
@@ -84,4 +137,5 @@ def install_heartbeat_observer(log_file, program):
 
     _heartbeat_check._fake_lab_observed = True
     connection._heartbeat_check = _heartbeat_check
+    _install_pool_observer()
     return None

@@ -10,13 +10,20 @@ them would be a defect: every branch is exercised by the unit tests.
 One module per checker; ``evidence`` holds the log parsers they share.
 """
 
-from fake_lab.checkers import boot_flow, broker_freeze, heartbeat_loss, network_blackhole
+from fake_lab.checkers import (
+    boot_flow,
+    broker_freeze,
+    heartbeat_loss,
+    network_blackhole,
+    pool_expiry,
+)
 from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, VERDICTS
 from fake_lab.errors import UsageError
 
 CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check,
             "network-blackhole": network_blackhole.check,
-            "broker-freeze": broker_freeze.check}
+            "broker-freeze": broker_freeze.check,
+            "pool-expiry": pool_expiry.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

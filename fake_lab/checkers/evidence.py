@@ -37,10 +37,17 @@ CLIENT_MARKERS = (
     ("unreachable", re.compile(r"AMQP server on \S+ is unreachable")),
     ("reconnected", re.compile(r"Reconnected to AMQP server")),
     ("heartbeat-check", re.compile(r"heartbeat-check connection=")),
+    ("pool", re.compile(r"pool-(?:get|put|expire) connection=")),
+    ("pool-expired", re.compile(r"Idle connection has expired and been closed")),
     ("messaging-timeout", re.compile(r"MessagingTimeout|Timed out waiting for a reply")),
 )
 _CHECK = re.compile(r"connection=(?P<name>\S+) purpose=(?P<purpose>\S+) "
                     r"thread=(?P<thread>\w+)")
+# The observer's send-pool lines (fake_service/observe.py).
+_POOL = re.compile(r"pool-(?P<action>get|put|expire) connection=(?P<name>\S+)"
+                   r"(?: reused=(?P<reused>\w+))?(?: idle=(?P<idle>[\d.]+))?")
+# The driver's own reconnect lines name the connection by its uuid.
+_UUID = re.compile(r"\[(?P<uuid>[0-9a-f]{8}-[0-9a-f-]{27})\]")
 
 
 def _epoch(stamp):
@@ -137,9 +144,14 @@ def client_events(path):
                 event = {"kind": kind, "time": _epoch(m.group("ts")),
                          "pid": int(m.group("pid")),
                          "level": m.group("level"), "line": raw}
-                check = _CHECK.search(msg) if kind == "heartbeat-check" else None
+                check = (_CHECK.search(msg) if kind == "heartbeat-check" else
+                         _POOL.search(msg) if kind == "pool" else None)
                 if check:
                     event.update(check.groupdict())
+                uuid = _UUID.search(msg)
+                if uuid:
+                    event["uuid"] = uuid.group("uuid")
+                event["request_id"] = m.group("request_id")
                 events.append(event)
                 break
     return events

@@ -4,7 +4,8 @@ faults through the nemesis (nemesis.py).
 
 Steps (the ``[[workload]]`` tables of a scenario):
 - ``call``: GET /v2.1/lab/ping, an RPC call through the API;
-- ``cast``: POST /v2.1/lab/casts, an RPC cast;
+- ``cast``: POST /v2.1/lab/casts, an RPC cast (``count``: that many casts
+  at once from the API worker, in one request);
 - ``idle``: send nothing for ``heartbeat_timeouts`` x the heartbeat timeout,
   or until the broker has closed every connection of the API worker
   (``until = "api-connections-closed"``);
@@ -68,7 +69,12 @@ class Player:
         self.client.request(step, "call")
 
     def _cast(self, step):
-        self.client.request(step, "cast")
+        if "count" in step:
+            self.client.request(step, "cast", "POST",
+                                f"/v2.1/lab/casts?count={step['count']}",
+                                step.get("payload", {}))
+        else:
+            self.client.request(step, "cast")
 
     def _idle(self, step):
         timeout = self.settings.get("oslo_messaging_rabbit",
