@@ -94,10 +94,10 @@ def test_expiry_before_any_get_contradicts_the_claim(tmp_path):
     assert "not lazy" in res["evidence"][-1]
 
 
-def test_an_idle_shorter_than_the_ttl_tests_nothing(tmp_path):
-    res = pool_expiry.check(pool_run(tmp_path, ttl=10))
-    assert res["verdict"] == "unknown"
-    assert "not longer than the 10 s ttl" in res["evidence"][-1]
+def test_within_the_ttl_a_dead_connection_is_handed_out_alike(tmp_path):
+    res = pool_expiry.check(pool_run(tmp_path, ttl=10, reconnect="path"))
+    assert res["verdict"] == "reproduced"
+    assert "within its ttl (idle 4.48 s of 10 s), unchecked" in "\n".join(res["evidence"])
 
 
 def test_one_pooled_connection_does_not_exercise_the_pool(tmp_path):
