@@ -26,9 +26,10 @@ class ComputeManager:
 
     target = messaging.Target(version="1.0")
 
-    def __init__(self, host, step_delay=0.0):
+    def __init__(self, host, step_delay=0.0, cast_work=0.0):
         self.host = host
         self.step_delay = step_delay
+        self.cast_work = cast_work
         self.casts = 0
         self.conductor = rpcapi.ConductorAPI()
 
@@ -42,6 +43,12 @@ class ComputeManager:
     def record(self, ctxt, payload=None):
         self.casts += 1
         LOG.info("cast %d: %s", self.casts, payload)
+        if self.cast_work:
+            # Busy, never yielding: time.monotonic() is no switch point, so
+            # a green thread holds the hub for the whole of it.
+            end = time.monotonic() + self.cast_work
+            while time.monotonic() < end:
+                pass
 
     @context.bind
     def build_and_run_instance(self, ctxt, instance_uuid, task_id):

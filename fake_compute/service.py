@@ -19,7 +19,7 @@ from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
 
 from fake_service import conf as lab_conf  # noqa: E402
-from fake_service import logs, rpc  # noqa: E402
+from fake_service import logs, observe, rpc  # noqa: E402
 
 LOG = logging.getLogger("fake_compute")
 
@@ -35,7 +35,8 @@ def _endpoints(role, conf):
 
         host = conf.compute.host
         return conf.compute.topic, host, [
-            manager.ComputeManager(host, conf.compute.step_delay)]
+            manager.ComputeManager(host, conf.compute.step_delay,
+                                   conf.compute.cast_work)]
     url = conf.database.connection
     if not url:
         raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))
@@ -81,6 +82,9 @@ def main(argv=None, role="compute"):
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     server.start()
+    if role == "compute" and conf.compute.hub_probe:
+        observe.start_lateness_probe(conf.compute.hub_probe, logs.log_path(conf),
+                                     conf.compute.host)
     LOG.info("RPC server started: role=%s topic=%s server=%s executor=%s "
              "eventlet_patched=%s", role, topic, server_name, executor,
              monkey_patch.is_patched())

@@ -69,6 +69,14 @@ compute_opts = [
     cfg.FloatOpt("step_delay", default=0.05, min=0,
                  help="Seconds of fake work in each build step (networking, "
                       "block_device_mapping, spawning)."),
+    cfg.FloatOpt("cast_work", default=0, min=0, max=10,
+                 help="Seconds of CPU each 'record' cast costs, spent busy "
+                      "and never yielding (a CPU-bound handler: checksums, "
+                      "serialisation); 0: none."),
+    cfg.FloatOpt("hub_probe", default=0, min=0, max=1,
+                 help="Every this many seconds a probe thread of the service "
+                      "wakes and logs how late it woke (a green thread when "
+                      "patched: the eventlet hub's lateness); 0: no probe."),
 ]
 
 database_opts = [

@@ -29,6 +29,7 @@ import time
 
 MARK = "heartbeat-check"
 POOL_MARK = "pool-"
+PROBE_MARK = "hub-probe"
 
 _fd = None
 _program = None
@@ -109,11 +110,44 @@ def _install_pool_observer():
     cls.get, cls.put, cls._on_expire = observed_get, observed_put, observed_on_expire
 
 
+def _open(log_file, program):
+    global _fd, _program
+    if _fd is None:
+        _fd = (os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+               if log_file else sys.stdout.fileno())
+    _program = _program or program
+
+
+def start_lateness_probe(interval, log_file, program):
+    """A thread that sleeps ``interval`` seconds over and over and logs, each
+    time, how late it woke (``hub-probe late=S thread=green|native``). When
+    the process is patched it is a green thread, so its lateness is the
+    eventlet hub's: how long a green heartbeat thread would have waited for
+    its turn. One short line each wake, written as the heartbeat lines are."""
+    import threading
+
+    _open(log_file, program)
+
+    def probe():
+        kind = _thread_kind()
+        while True:
+            started = time.monotonic()
+            time.sleep(interval)
+            late = time.monotonic() - started - interval
+            _write("%s %s[%d] INFO fake_service.observe [-] %s interval=%.3f "
+                   "late=%.6f thread=%s\n" % (stamp(time.time()), _program,
+                                              os.getpid(), PROBE_MARK, interval,
+                                              max(late, 0.0), kind))
+
+    thread = threading.Thread(target=probe, name=PROBE_MARK, daemon=True)
+    thread.start()
+    return thread
+
+
 def install_heartbeat_observer(log_file, program):
     """Wrap the driver's heartbeat check once, writing to ``log_file`` (the
     file oslo.log writes to; standard output, its default stream, when
     None); returns a line to log (why observation is off) or None."""
-    global _fd, _program
     try:
         from oslo_messaging._drivers import impl_rabbit
     except ImportError:
@@ -125,11 +159,7 @@ def install_heartbeat_observer(log_file, program):
                 "no Connection._heartbeat_check")
     if getattr(original, "_fake_lab_observed", False):
         return None
-    if log_file:
-        _fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    else:
-        _fd = sys.stdout.fileno()
-    _program = program
+    _open(log_file, program)
 
     def _heartbeat_check(self, *args, **kwargs):
         _emit(self)

@@ -13,6 +13,7 @@ One module per checker; ``evidence`` holds the log parsers they share.
 from fake_lab.checkers import (
     boot_flow,
     broker_freeze,
+    busy_starvation,
     heartbeat_loss,
     network_blackhole,
     pool_expiry,
@@ -23,7 +24,8 @@ from fake_lab.errors import UsageError
 CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check,
             "network-blackhole": network_blackhole.check,
             "broker-freeze": broker_freeze.check,
-            "pool-expiry": pool_expiry.check}
+            "pool-expiry": pool_expiry.check,
+            "busy-starvation": busy_starvation.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

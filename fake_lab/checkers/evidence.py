@@ -157,6 +157,35 @@ def client_events(path):
     return events
 
 
+def service_lines(path):
+    """Every line of a fake service's log: [{time, pid, logger, msg, line}]."""
+    lines = []
+    for raw in _read_lines(path):
+        m = _CLIENT_LINE.match(raw)
+        if m:
+            lines.append({"time": _epoch(m.group("ts")), "pid": int(m.group("pid")),
+                          "logger": m.group("logger"), "msg": m.group("msg"),
+                          "line": raw})
+    return lines
+
+
+_PROBE = re.compile(r"hub-probe interval=(?P<interval>[\d.]+) late=(?P<late>[\d.]+) "
+                    r"thread=(?P<thread>\w+)")
+
+
+def probe_samples(lines):
+    """The lateness probe's wakes among ``service_lines``: [{time, late,
+    interval, thread}] (fake_service/observe.py writes them)."""
+    samples = []
+    for e in lines:
+        m = _PROBE.search(e["msg"])
+        if m:
+            samples.append({"time": e["time"], "late": float(m.group("late")),
+                            "interval": float(m.group("interval")),
+                            "thread": m.group("thread")})
+    return samples
+
+
 def wire_connections(path):
     """What the relay's wire.jsonl says of each named connection:
     {connection_name: [{conn, accept, heartbeat (negotiated), beats {c2s,

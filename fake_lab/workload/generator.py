@@ -6,6 +6,9 @@ Steps (the ``[[workload]]`` tables of a scenario):
 - ``call``: GET /v2.1/lab/ping, an RPC call through the API;
 - ``cast``: POST /v2.1/lab/casts, an RPC cast (``count``: that many casts
   at once from the API worker, in one request);
+- ``flood``: ``senders`` clients at once, each sending ``POST
+  /v2.1/lab/casts?count=<per_request>`` at most ``rate`` times a second
+  for ``seconds``: a cast flood towards the compute;
 - ``idle``: send nothing for ``heartbeat_timeouts`` x the heartbeat timeout,
   or until the broker has closed every connection of the API worker
   (``until = "api-connections-closed"``);
@@ -30,7 +33,7 @@ from fake_lab.workload.nemesis import Nemesis
 
 # The ops a scenario's [[workload]] steps may name.
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read",
-       "settle", "fault", "stop-service")
+       "settle", "fault", "stop-service", "flood")
 FAULT_OPS = ("fault", "stop-service")
 
 
@@ -75,6 +78,40 @@ class Player:
                                 step.get("payload", {}))
         else:
             self.client.request(step, "cast")
+
+    def _flood(self, step):
+        """The flood as one history operation (its window, what was sent),
+        each request in it recorded too, as ``<name>-<sender>-<n>``."""
+        name = step.get("name", "flood")
+        senders, per = step.get("senders", 3), step.get("per_request", 10)
+        interval = 1.0 / step["rate"] if step.get("rate") else 0.0
+        seconds = step.get("seconds", 3.0)
+        op_id = self.history.invoke("flood", name=name, senders=senders,
+                                    per_request=per, seconds=seconds)
+        started = time.monotonic()
+
+        def sender(k):
+            outcomes, n = [], 0
+            while time.monotonic() - started < seconds:
+                n += 1
+                outcomes.append(self.client.request(
+                    dict(step, name=f"{name}-{k}-{n}"), "cast", "POST",
+                    f"/v2.1/lab/casts?count={per}", step.get("payload", {}),
+                    quiet=True)[0])
+                delay = started + n * interval - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            return outcomes
+
+        with concurrent.futures.ThreadPoolExecutor(senders) as pool:
+            done = [o for each in pool.map(sender, range(1, senders + 1)) for o in each]
+        elapsed = time.monotonic() - started
+        self.history.complete(op_id, "flood", OK, name=name, requests=len(done),
+                              ok=done.count(OK), casts=done.count(OK) * per,
+                              elapsed=round(elapsed, 6))
+        self.say(f"  {name}: {len(done)} request(s) of {per} cast(s) from {senders} "
+                 f"sender(s) in {elapsed:.2f} s: "
+                 + ", ".join(f"{done.count(k)} {k}" for k in sorted(set(done))))
 
     def _idle(self, step):
         timeout = self.settings.get("oslo_messaging_rabbit",
