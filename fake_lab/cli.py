@@ -18,6 +18,7 @@ from fake_lab.commands import matrix as matrix_mod
 from fake_lab.commands import soak
 from fake_lab.commands import tracing as trace_mod
 from fake_lab.commands import up as up_mod
+from fake_lab.daemons import containers
 from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
 from fake_lab.workload import nemesis
@@ -190,7 +191,7 @@ def _add_run_options(parser):
              "observe_heartbeats": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean,
-             "container": dict(choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"))}
+             "container": dict(choices=tuple(containers.CONTAINERS))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
                           help=f"{text} ([{group}] {option})",

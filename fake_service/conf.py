@@ -20,10 +20,11 @@ lab_opts = [
                     "RPC servers the eventlet executor; 'threading' patches "
                     "nothing and uses native threads."),
     cfg.StrOpt("container", default="uwsgi",
-               choices=("uwsgi", "mod_wsgi", "eventlet-wsgi"),
+               choices=("uwsgi", "mod_wsgi", "eventlet-wsgi", "paste-httpserver"),
                help="The WSGI container that serves the fake nova-api: "
-                    "uWSGI, Apache httpd with mod_wsgi (daemon mode), or the "
-                    "standalone server (eventlet.wsgi when patched)."),
+                    "uWSGI, Apache httpd with mod_wsgi (daemon mode), the "
+                    "standalone server (eventlet.wsgi when patched), or "
+                    "paste.httpserver with its thread pool."),
     cfg.ListOpt("services", default=["compute"],
                 item_type=cfg.types.String(choices=("compute", "scheduler",
                                                     "conductor")),

@@ -37,7 +37,7 @@ from fake_lab.rundir import RunDir
 ENV_AXES = ("release", "deps")
 AXES = tuple(settings.AXES) + ENV_AXES
 CHOICES = {"executor": ("eventlet", "threading"),
-           "container": ("uwsgi", "mod_wsgi", "eventlet-wsgi"),
+           "container": tuple(containers.CONTAINERS),
            "heartbeat_in_pthread": ("true", "false"),
            "observe_heartbeats": ("true", "false"),
            "relay": ("true", "false"),

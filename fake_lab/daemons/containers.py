@@ -131,6 +131,21 @@ class Standalone(Container):
         return self.daemon
 
 
+class PasteHTTPServer(Container):
+    """paste.httpserver with its thread pool (fake_nova_api/paste_server.py)."""
+
+    name = "paste-httpserver"
+
+    def start(self, env, port):
+        self.env, self.port = env, port
+        self.daemon = procs.spawn(
+            "fake-nova-api", [self.pyenv.python, "-m", "fake_nova_api.paste_server",
+                              "--port", str(port)],
+            self.run.log("fake-nova-api.out"), env=env, cwd=REPO,
+            owner=self.run.path)
+        return self.daemon
+
+
 class ModWSGI(Container):
     """Apache httpd with mod_wsgi in daemon mode, through mod_wsgi-express
     and the three-line etc/fake-nova-api.wsgi, with the processes and threads
@@ -226,4 +241,5 @@ class ModWSGI(Container):
         return self.daemon
 
 
-CONTAINERS = {"uwsgi": UWSGI, "mod_wsgi": ModWSGI, "eventlet-wsgi": Standalone}
+CONTAINERS = {"uwsgi": UWSGI, "mod_wsgi": ModWSGI, "eventlet-wsgi": Standalone,
+              "paste-httpserver": PasteHTTPServer}
