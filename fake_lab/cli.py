@@ -190,7 +190,8 @@ def _add_run_options(parser):
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
              "observe_heartbeats": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
-             "uwsgi_lazy_apps": boolean,
+             "uwsgi_lazy_apps": boolean, "uwsgi_fork_hooks": boolean,
+             "uwsgi_release": dict(metavar="RELEASE"),
              "container": dict(choices=tuple(containers.CONTAINERS))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,

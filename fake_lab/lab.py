@@ -154,6 +154,8 @@ class Lab:
                     owner=self.run.path)
 
         api_env = dict(env)
+        if self.settings.get("lab", "api_executor"):  # a mixed deployment
+            api_env[monkey_patch.ENV] = self.settings.get("lab", "api_executor")
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
             self._service_files("fake-nova-api"))
         with self._lock:

@@ -122,6 +122,11 @@ def record_imported(rundir, lab):
         found = evidence.imported_versions(rundir.log(name))
         if found:
             imported[name] = found
+    # The uWSGI that really served the API (its log's first lines), which
+    # [uwsgi] release may have made another than the environment's.
+    served_by = evidence.uwsgi_version(rundir.log("uwsgi"))
+    if served_by:
+        imported.setdefault("fake-nova-api", {})["uWSGI"] = served_by
     config["imported"] = imported
     rundir.write_json("config.json", config)
     return imported

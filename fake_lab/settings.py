@@ -57,6 +57,12 @@ AXES = {
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
     "uwsgi_enable_threads": ("uwsgi", "enable_threads", "true or false"),
     "uwsgi_lazy_apps": ("uwsgi", "lazy_apps", "true or false"),
+    "uwsgi_fork_hooks": ("uwsgi", "fork_hooks",
+                         "true or false: uWSGI py-call-uwsgi-fork-hooks"),
+    "uwsgi_release": ("uwsgi", "release",
+                      "installed (the environment's uwsgi) or an exact uWSGI "
+                      "release, e.g. 2.0.26 (built once into the release "
+                      "cache)"),
 }
 
 # Options recorded in config.json (never transport_url: it has credentials).

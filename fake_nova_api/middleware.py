@@ -1,6 +1,7 @@
 """Filters of the API pipeline: request ids and faults, as nova has them."""
 
 import os
+import threading
 
 import webob.dec
 from oslo_log import log as logging
@@ -30,6 +31,9 @@ class RequestId:
         resp = req.get_response(self.app)
         resp.headers["x-openstack-request-id"] = request_id
         resp.headers["x-fake-lab-worker-pid"] = str(os.getpid())
+        # The OS thread that served it (never patched by eventlet): a WSGI
+        # container's threads each run their own eventlet hub.
+        resp.headers["x-fake-lab-worker-thread"] = str(threading.get_native_id())
         LOG.info("%s %s %s -> %s", request_id, req.method, req.path_qs,
                  resp.status_int)
         context.set_request_id(None)

@@ -3,12 +3,15 @@
 Config files come from the environment (FAKE_LAB_CONFIG_FILES, a comma
 separated list, else every ``*.conf`` in FAKE_LAB_CONFIG_DIR, else
 etc/fake-lab.conf if present), global setup runs once per process, then
-paste.deploy builds the app from api-paste.ini.
+paste.deploy builds the app from api-paste.ini; with ``[api] call_on_load``
+the app then makes one RPC call before it is handed to the container.
 """
 
 import os
 import threading
+import time
 
+import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 from paste import deploy
@@ -73,5 +76,28 @@ def init_application(name):
     lab_conf.register(conf)
     config_files = _config_files()
     _setup_once(conf, name, config_files)
-    return deploy.loadapp("config:" + _paste_file(conf, config_files),
-                          name=name)
+    app = deploy.loadapp("config:" + _paste_file(conf, config_files), name=name)
+    if conf.api.call_on_load:
+        _call_on_load(conf)
+    return app
+
+
+def _call_on_load(conf, wait=60):
+    """One RPC call while the app loads (``[api] call_on_load``): it opens
+    the process's RPC connections now, in whichever process loads the app
+    (under uWSGI without lazy-apps, the master, before it forks). The lab
+    starts the compute beside the API, so a call sent before the compute
+    listens is lost: it is sent again, for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    rpc.wait_for_broker(conf, wait)
+    target = messaging.Target(topic=conf.api.compute_topic, version="1.0")
+    client = rpc.get_client(target, timeout=1)
+    while True:
+        try:
+            reply = client.call({"request_id": "-"}, "ping",
+                                payload="call-on-load")
+            break
+        except messaging.MessagingTimeout:
+            if time.monotonic() > deadline:
+                raise
+    LOG.info("call on load: pid=%d answered: %s", os.getpid(), reply)

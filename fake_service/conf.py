@@ -19,6 +19,11 @@ lab_opts = [
                     "monkey-patches the API and the services and gives the "
                     "RPC servers the eventlet executor; 'threading' patches "
                     "nothing and uses native threads."),
+    cfg.StrOpt("api_executor", choices=CONCURRENCY,
+               help="Concurrency of the fake nova-api alone, when it differs "
+                    "from 'executor' (unset: the same). nova 2026.1 runs its "
+                    "API on native threads and nova-compute on eventlet: "
+                    "api_executor = threading with executor = eventlet."),
     cfg.StrOpt("container", default="uwsgi",
                choices=("uwsgi", "mod_wsgi", "eventlet-wsgi", "paste-httpserver"),
                help="The WSGI container that serves the fake nova-api: "
@@ -59,6 +64,12 @@ api_opts = [
                     "next to the config files when relative."),
     cfg.StrOpt("compute_topic", default="compute",
                help="The RPC topic the fake compute listens on."),
+    cfg.BoolOpt("call_on_load", default=False,
+                help="Make one RPC call (a compute ping) while the app "
+                     "loads, as a service that talks to its RPC peers at "
+                     "start-up does. Under uWSGI without lazy-apps the app "
+                     "loads in the master, so its connections (and their "
+                     "threads) are made before the workers are forked."),
 ]
 
 compute_opts = [
@@ -98,6 +109,20 @@ uwsgi_opts = [
     cfg.BoolOpt("lazy_apps", default=True,
                 help="uWSGI lazy-apps: load the app in each worker after "
                      "the fork, as devstack configures nova-api."),
+    cfg.BoolOpt("fork_hooks", default=False,
+                help="uWSGI py-call-uwsgi-fork-hooks (2.0.21 and later): take "
+                     "the GIL before forking a worker and reset the "
+                     "interpreter's locks in it. Without it, a worker forked "
+                     "from a master whose Python threads run (the app loaded "
+                     "there, without lazy-apps) may hang for good on a GIL "
+                     "copied while another thread held it."),
+    cfg.StrOpt("release", default="installed",
+               regex=r"^(installed|\d+\.\d+\.\d+(\.\d+)?)$",
+               help="The uWSGI release that serves the API: 'installed' (the "
+                    "uwsgi of the Python environment the services run from) "
+                    "or an exact release such as 2.0.26, built once against "
+                    "the lab's Python into the release cache "
+                    "(.venvs/uwsgi-<release>, or $FAKE_LAB_VENVS)."),
 ]
 
 GROUPS = {

@@ -14,7 +14,9 @@ LOG = logging.getLogger(__name__)
 
 TRANSPORT = None
 # What a run records of the libraries really imported by each service.
-IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet")
+# oslo.log too: from 5.0.1 its handlers take a lock native threads may take
+# in a patched process (LP#1983863), which decides service-heartbeat-hang.
+IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet", "oslo.log")
 
 
 def init(conf, program):

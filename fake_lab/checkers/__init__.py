@@ -17,6 +17,10 @@ from fake_lab.checkers import (
     heartbeat_loss,
     network_blackhole,
     pool_expiry,
+    service_heartbeat_hang,
+    uwsgi_enable_threads,
+    uwsgi_lazy_apps,
+    wsgi_threads,
 )
 from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, VERDICTS
 from fake_lab.errors import UsageError
@@ -25,7 +29,11 @@ CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check
             "network-blackhole": network_blackhole.check,
             "broker-freeze": broker_freeze.check,
             "pool-expiry": pool_expiry.check,
-            "busy-starvation": busy_starvation.check}
+            "service-heartbeat-hang": service_heartbeat_hang.check,
+            "busy-starvation": busy_starvation.check,
+            "wsgi-threads": wsgi_threads.check,
+            "uwsgi-enable-threads": uwsgi_enable_threads.check,
+            "uwsgi-lazy-apps": uwsgi_lazy_apps.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

@@ -37,9 +37,14 @@ CLIENT_MARKERS = (
     ("unreachable", re.compile(r"AMQP server on \S+ is unreachable")),
     ("reconnected", re.compile(r"Reconnected to AMQP server")),
     ("heartbeat-check", re.compile(r"heartbeat-check connection=")),
+    ("messaging-timeout", re.compile(r"MessagingTimeout|Timed out waiting for a reply")),
+)
+# The send pool's lines, which only the pool-expiry checker reads (the
+# others would quote them as client lines): the observer's, and the driver's
+# own expiry line.
+POOL_MARKERS = (
     ("pool", re.compile(r"pool-(?:get|put|expire) connection=")),
     ("pool-expired", re.compile(r"Idle connection has expired and been closed")),
-    ("messaging-timeout", re.compile(r"MessagingTimeout|Timed out waiting for a reply")),
 )
 _CHECK = re.compile(r"connection=(?P<name>\S+) purpose=(?P<purpose>\S+) "
                     r"thread=(?P<thread>\w+)")
@@ -82,6 +87,18 @@ def imported_versions(path):
             return dict(part.strip().rsplit(" ", 1)
                         for part in m.group("libs").split(","))
     return {}
+
+
+_UWSGI_START = re.compile(r"\*\*\* Starting uWSGI (?P<version>\S+)")
+
+
+def uwsgi_version(path):
+    """The uWSGI release that wrote ``path`` (uwsgi.log), or None."""
+    for raw in _read_lines(path)[:5]:
+        m = _UWSGI_START.search(raw)
+        if m:
+            return m.group("version")
+    return None
 
 
 def broker_connections(path):
@@ -131,15 +148,16 @@ def broker_connections(path):
     return order
 
 
-def client_events(path):
-    """Marked lines of a fake service's log: [{kind, time, pid, line, ...}]."""
+def client_events(path, markers=CLIENT_MARKERS):
+    """Marked lines of a fake service's log: [{kind, time, pid, line, ...}];
+    ``markers``: (kind, pattern) pairs, the first that matches a line wins."""
     events = []
     for raw in _read_lines(path):
         m = _CLIENT_LINE.match(raw)
         if not m:
             continue
         msg = m.group("msg")
-        for kind, pattern in CLIENT_MARKERS:
+        for kind, pattern in markers:
             if pattern.search(msg):
                 event = {"kind": kind, "time": _epoch(m.group("ts")),
                          "pid": int(m.group("pid")),

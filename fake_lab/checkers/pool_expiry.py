@@ -101,7 +101,9 @@ class _Judgement:
         if burst is None or burst["done"] is None or burst["done"]["type"] != "ok":
             raise _Verdict(UNKNOWN, "the burst did not succeed: no pool to judge")
         self.api_pid = burst["done"]["value"].get("api_pid")
-        events = [e for e in evidence.client_events(self.run.log("fake-nova-api"))
+        events = [e for e in evidence.client_events(
+                      self.run.log("fake-nova-api"),
+                      evidence.CLIENT_MARKERS + evidence.POOL_MARKERS)
                   if e["pid"] == self.api_pid]
         self.events = events
         self.pool = [e for e in events if e["kind"] == "pool"]

@@ -11,6 +11,7 @@ Axes are the run's axes (``fake-lab run --help``) plus ``release`` (an
 oslo.messaging release: ``installed``, ``17`` for the newest 17.x, or exact)
 and ``deps`` (``latest`` or ``series``: see pyenvs.py). Each cell is compared
 with scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown.
+
 """
 
 import concurrent.futures
@@ -27,7 +28,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from fake_lab import catalogue, checkers, runner, settings
-from fake_lab.daemons import containers, pyenvs
+from fake_lab.daemons import containers, pyenvs, uwsgi_releases
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.errors import LabError, UsageError
 from fake_lab.lab import Lab
@@ -43,6 +44,7 @@ CHOICES = {"executor": ("eventlet", "threading"),
            "relay": ("true", "false"),
            "uwsgi_enable_threads": ("true", "false"),
            "uwsgi_lazy_apps": ("true", "false"),
+           "uwsgi_fork_hooks": ("true", "false"),
            "deps": pyenvs.DEPS}
 DEFAULT_AXES = {"container": ["uwsgi", "mod_wsgi", "eventlet-wsgi"],
                 "executor": ["eventlet", "threading"],
@@ -69,7 +71,11 @@ def parse_axes(specs):
             if name in CHOICES and v not in CHOICES[name]:
                 raise UsageError(f"axis {name}: {v!r} is not one of "
                                  f"{', '.join(CHOICES[name])}")
-            if name in ("database", "step_delay"):
+            if name == "uwsgi_release" and v != "installed" and \
+                    not uwsgi_releases.RELEASE.match(v):
+                raise UsageError(f"axis uwsgi_release: {v!r} is neither "
+                                 "'installed' nor an exact release (2.0.26)")
+            if name in ("database", "step_delay", "uwsgi_release"):
                 continue
             if name not in CHOICES and name not in ENV_AXES and not v.isdigit():
                 raise UsageError(f"axis {name}: {v!r} is not a whole number")
@@ -85,13 +91,15 @@ def expectations(scenario):
 def _matches(key, wanted, cell):
     """Does the cell's value of ``key`` match one of ``wanted``? A
     ``release`` may be given as a version specifier (``"<14.0.3"``,
-    ``"==14.1.*"``), matched against the release the cell really imported."""
+    ``"==14.1.*"``), matched against the release the cell really imported;
+    so may a ``uwsgi_release``, matched against the cell's uWSGI binary."""
     value = cell.get(key)
+    versions = {"release": "release_version", "uwsgi_release": "uwsgi_version"}
     for alt in wanted if isinstance(wanted, list) else [wanted]:
         if alt == value:
             return True
-        if key == "release" and str(alt)[:1] in "<>=!~":
-            version = cell.get("release_version")
+        if key in versions and str(alt)[:1] in "<>=!~":
+            version = cell.get(versions[key])
             if version and Version(version) in SpecifierSet(alt):
                 return True
     return False
@@ -149,10 +157,15 @@ class Matrix:
         cell["versions"] = probe["versions"]
         has_pthread = probe["heartbeat_in_pthread"] is not None
         effective = dict(values, release_version=probe["versions"]["oslo.messaging"])
+        # The scenario's own value when it sets one, else the release's default.
+        configured = self.scenario.get("config", {}).get(
+            "oslo_messaging_rabbit", {}).get("heartbeat_in_pthread")
         if has_pthread and "heartbeat_in_pthread" not in values:
             effective["heartbeat_in_pthread"] = str(
-                probe["heartbeat_in_pthread"]).lower()
-        elif not has_pthread and "heartbeat_in_pthread" in values:
+                probe["heartbeat_in_pthread"] if configured is None
+                else configured).lower()
+        elif not has_pthread and ("heartbeat_in_pthread" in values
+                                  or configured is not None):
             # Before 10.1 and from 18.0 the option does not exist: the cell
             # still runs, as a deployment upgraded with its old config
             # would, and the option is ignored (the heartbeat is a plain
@@ -160,6 +173,27 @@ class Matrix:
             effective["heartbeat_in_pthread"] = "ignored"
             cell["note"] = (f"oslo.messaging {probe['versions']['oslo.messaging']}"
                             " has no heartbeat_in_pthread: the setting is ignored")
+        # Axes the matrix does not sweep have the scenario's own value, so
+        # that a rule can name them (uwsgi_enable_threads = "false").
+        config = self.scenario.get("config", {})
+        for axis, (group, name, _) in settings.AXES.items():
+            value = config.get(group, {}).get(name)
+            if value is not None and axis not in effective:
+                effective[axis] = (str(value).lower() if isinstance(value, bool)
+                                   else str(value))
+        # The uWSGI the cell runs: the env's own, or a release built side by
+        # side (built here, before any cell runs).
+        uwsgi = effective.get("uwsgi_release", "installed")
+        if effective.get("container", "uwsgi") == "uwsgi":
+            if uwsgi == "installed":
+                effective["uwsgi_version"] = probe["versions"].get("uWSGI")
+            else:
+                try:
+                    uwsgi_releases.binary(uwsgi, say=self.say)
+                except uwsgi_releases.Unavailable as exc:
+                    cell.update(status="unavailable", reason=f"uWSGI {uwsgi}: {exc}")
+                    return None
+                effective["uwsgi_version"] = uwsgi
         cell["effective"] = effective
         return env
 
@@ -293,7 +327,8 @@ def _libs(cell):
     if not v:
         return ""
     return (f"oslo.messaging {v.get('oslo.messaging')}, eventlet {v.get('eventlet')}, "
-            f"kombu {v.get('kombu')}, amqp {v.get('amqp')}")
+            f"kombu {v.get('kombu')}, amqp {v.get('amqp')}"
+            + (f", uWSGI {v['uWSGI']}" if v.get("uWSGI") else ""))
 
 
 def render_md(summary):

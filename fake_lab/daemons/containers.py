@@ -13,7 +13,7 @@ import signal
 import tempfile
 import urllib.request
 
-from fake_lab.daemons import procs, pyenvs
+from fake_lab.daemons import procs, pyenvs, uwsgi_releases
 from fake_lab.errors import MissingComponent, UsageError
 from fake_lab.paths import ETC, REPO
 
@@ -78,8 +78,19 @@ class UWSGI(Container):
     def __init__(self, run, settings, pyenv=pyenvs.LAB):
         super().__init__(run, settings, pyenv)
         self.binary = pyenv.binary("uwsgi") if not pyenv.is_lab else venv_binary("uwsgi")
+        # [uwsgi] release: another uWSGI than the environment's own, built
+        # once side by side (uwsgi_releases.py).
+        self.release = (settings.values["uwsgi"].get("release", "installed")
+                        if settings is not None else "installed")
 
     def check_installed(self):
+        if self.release != "installed":
+            try:
+                self.binary = uwsgi_releases.binary(self.release)
+            except uwsgi_releases.Unavailable as exc:
+                raise MissingComponent(f"uWSGI {self.release} is not available "
+                                       f"here: {exc}")
+            return
         if not self.binary:
             raise MissingComponent(f"uwsgi not found in {self.pyenv.prefix} or on "
                                    "PATH: run tools/setup.sh (pip install uwsgi)")
@@ -93,7 +104,15 @@ class UWSGI(Container):
         section["processes"] = str(u["processes"])
         section["threads"] = str(u["threads"])
         section["enable-threads"] = "true" if u["enable_threads"] else "false"
+        if not u["enable_threads"] and u["threads"] == 1:
+            # Any `threads` option, even 1, turns Python threads on in
+            # uWSGI <= 2.0.26 (UWSGI_OPT_THREADS): without this the
+            # enable_threads=false axis would change nothing. One thread is
+            # uWSGI's default anyway.
+            del section["threads"]
         section["lazy-apps"] = "true" if u["lazy_apps"] else "false"
+        if u.get("fork_hooks"):
+            section["py-call-uwsgi-fork-hooks"] = "true"
         # Absolute paths: uWSGI resolves a relative home after chdir.
         section["chdir"] = REPO
         section["home"] = self.pyenv.prefix

@@ -42,10 +42,14 @@ class Client:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, data = resp.status, resp.read()
                 value["request_id"] = resp.headers.get("x-openstack-request-id")
+                value["api_thread"] = resp.headers.get("x-fake-lab-worker-thread")
+                value["worker_pid"] = resp.headers.get("x-fake-lab-worker-pid")
             outcome = OK
         except urllib.error.HTTPError as exc:
             status, data = exc.code, exc.read()
             value["request_id"] = exc.headers.get("x-openstack-request-id")
+            value["api_thread"] = exc.headers.get("x-fake-lab-worker-thread")
+            value["worker_pid"] = exc.headers.get("x-fake-lab-worker-pid")
             # A 5xx (a 504 is an RPC timeout) may come after the operation
             # ran in part: its outcome is unknown, not a failure.
             outcome = INFO if status >= 500 else FAIL

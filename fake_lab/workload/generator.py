@@ -3,7 +3,9 @@ step, recording the history. Requests go through the client (client.py),
 faults through the nemesis (nemesis.py).
 
 Steps (the ``[[workload]]`` tables of a scenario):
-- ``call``: GET /v2.1/lab/ping, an RPC call through the API;
+- ``call``: GET /v2.1/lab/ping, an RPC call through the API (``count``
+  calls, ``concurrency`` at a time, each named ``<name>-<n>``; with
+  ``rate``, at most that many a second, and none sent after ``seconds``);
 - ``cast``: POST /v2.1/lab/casts, an RPC cast (``count``: that many casts
   at once from the API worker, in one request);
 - ``flood``: ``senders`` clients at once, each sending ``POST
@@ -69,7 +71,41 @@ class Player:
         self.nemesis.run({k: v for k, v in step.items() if k != "at"})
 
     def _call(self, step):
-        self.client.request(step, "call")
+        if step.get("count", 1) > 1:
+            self._calls(step)
+        else:
+            self.client.request(step, "call")
+
+    def _calls(self, step):
+        """``count`` calls, ``concurrency`` in flight at once, each recorded
+        as ``<name>-<n>``: concurrent requests to the API worker's threads."""
+        name, count = step.get("name", "call"), step["count"]
+        started = time.monotonic()
+        # A trickle: at most ``rate`` calls a second, none sent after
+        # ``seconds`` (a hung service must not stretch the run by a timeout
+        # per call left).
+        interval = 1.0 / step["rate"] if step.get("rate") else 0.0
+        budget = step.get("seconds")
+
+        def one(n):
+            if budget is not None and max((n - 1) * interval,
+                                          time.monotonic() - started) > budget:
+                return "not sent"
+            delay = started + (n - 1) * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            return self.client.request(dict(step, name=f"{name}-{n}"), "call",
+                                       quiet=True)[0]
+
+        pool = concurrent.futures.ThreadPoolExecutor(step.get("concurrency", count))
+        try:
+            done = list(pool.map(one, range(1, count + 1)))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        self.say(f"  {name}: {count} call(s) in {time.monotonic() - started:.2f} s: "
+                 + ", ".join(f"{done.count(k)} {k}" for k in sorted(set(done))))
 
     def _cast(self, step):
         if "count" in step:
