@@ -120,7 +120,15 @@ def _add_matrix_command(sub):
         "run) and compare each cell with the expectations catalogue",
         description=matrix_mod.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    matrix.add_argument("scenario", nargs="?", default="heartbeat-loss")
+    matrix.add_argument("scenario", nargs="?", default="heartbeat-loss",
+                        help="the scenario (default heartbeat-loss), or `merge` "
+                        "followed by shard directories")
+    matrix.add_argument("dirs", nargs="*", metavar="DIR",
+                        help="with `merge`: the shards' matrix directories")
+    matrix.add_argument("--shard", type=_shard, metavar="K/N",
+                        help="run only shard K of N (1 <= K <= N): every N-th "
+                        "cell from the K-th; join the shards with "
+                        "`fake-lab matrix merge DIR...`")
     matrix.add_argument("--axis", action="append", default=[],
                         metavar="NAME=V1,V2", help="an axis and its values "
                         "(repeatable); without any, the default grid: "
@@ -306,10 +314,27 @@ def _cmd_soak(args):
     return errors.EXIT_OK if summary["ok"] else errors.EXIT_EXPECTATION
 
 
+def _shard(text):
+    try:
+        return matrix_mod.parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+
+
 def _cmd_matrix(args):
+    if args.scenario == "merge":
+        if args.axis or args.shard:
+            raise UsageError("fake-lab matrix merge takes only directories")
+        summary, mdir = matrix_mod.merge(args.dirs, args.runs_dir)
+        matrix_mod.print_summary(summary)
+        print(f"table: {mdir.file('matrix.md')}")
+        return matrix_mod.exit_code(summary, lambda s: print(s, file=sys.stderr))
+    if args.dirs:
+        raise UsageError(f"fake-lab matrix takes one scenario, not "
+                         f"{' '.join([args.scenario] + args.dirs)}")
     axes = matrix_mod.parse_axes(args.axis)
     grid = matrix_mod.Matrix(args.scenario, axes, args.runs_dir, args.jobs,
-                             say=lambda s: print(s, flush=True))
+                             say=lambda s: print(s, flush=True), shard=args.shard)
 
     _interrupt_on_termination()
     try:
@@ -320,18 +345,7 @@ def _cmd_matrix(args):
         return errors.EXIT_INTERRUPTED
     matrix_mod.print_summary(summary)
     print(f"table: {mdir.file('matrix.md')}")
-    if summary["disagreements"]:
-        return errors.EXIT_EXPECTATION
-    not_run = [c for c in summary["cells"] if c["agreement"] == matrix_mod.NOT_RUN]
-    if not_run or not summary["cells"]:
-        # A cell without evidence must never pass for a green matrix.
-        print(f"{len(not_run)} of {len(summary['cells'])} cell(s) gave no "
-              "evidence (not run, unavailable or crashed): "
-              + ", ".join(c["id"] for c in not_run[:5]), file=sys.stderr)
-        return errors.EXIT_INCOMPLETE
-    if any(c["agreement"] == "unknown" for c in summary["cells"]):
-        return errors.EXIT_UNKNOWN
-    return errors.EXIT_OK
+    return matrix_mod.exit_code(summary, lambda s: print(s, file=sys.stderr))
 
 
 def _cmd_bisect(args):

@@ -62,3 +62,7 @@ class DaemonFailed(LabError):
 
 class StorageError(LabError):
     code = EXIT_STORAGE
+
+
+class Incomplete(LabError):
+    code = EXIT_INCOMPLETE

@@ -12,6 +12,12 @@ oslo.messaging release: ``installed``, ``17`` for the newest 17.x, or exact)
 and ``deps`` (``latest`` or ``series``: see pyenvs.py). Each cell is compared
 with scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown.
 
+Spread over CI machines: ``--shard K/N`` runs a deterministic 1/N of the
+cells (every N-th of the planned order, from the K-th), each shard with its
+own broker; ``fake-lab matrix merge DIR...`` joins the shards' directories
+into one matrix directory, with the same matrix.md/json/html and exit code
+a single run gives, and refuses, saying which, a missing shard, a shard given
+twice or a cell in two shards.
 """
 
 import concurrent.futures
@@ -20,6 +26,7 @@ import html
 import itertools
 import json
 import os
+import shutil
 import threading
 import time
 import tomllib
@@ -27,10 +34,10 @@ import tomllib
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from fake_lab import catalogue, checkers, runner, settings
+from fake_lab import catalogue, checkers, errors, runner, settings
 from fake_lab.daemons import containers, pyenvs, uwsgi_releases
 from fake_lab.daemons import rabbitmq as broker_mod
-from fake_lab.errors import LabError, UsageError
+from fake_lab.errors import Incomplete, LabError, UsageError
 from fake_lab.lab import Lab
 from fake_lab.paths import EXPECTATIONS
 from fake_lab.rundir import RunDir
@@ -116,10 +123,27 @@ def cell_id(values):
     return "-".join(f"{k}={v}" for k, v in values.items()).replace("/", "_")
 
 
+def parse_shard(text):
+    """``K/N`` as (K, N), 1 <= K <= N; UsageError otherwise."""
+    k, sep, n = (text or "").partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise UsageError(f"--shard {text!r}: expected K/N with 1 <= K <= N (e.g. 2/3)")
+    return int(k), int(n)
+
+
+def shard_of(cells, shard):
+    """The cells of shard (K, N): every N-th cell of the plan from the K-th,
+    so that each shard gets a like mix of the axes' values."""
+    k, n = shard
+    return [c for i, c in enumerate(cells) if i % n == k - 1]
+
+
 class Matrix:
-    def __init__(self, scenario_name, axes, runs_dir, jobs=None, say=print):
+    def __init__(self, scenario_name, axes, runs_dir, jobs=None, say=print,
+                 shard=None):
         self.scenario = catalogue.load(scenario_name)
         self.axes = axes or DEFAULT_AXES
+        self.shard = shard
         self.runs_dir = runs_dir
         self.jobs = jobs or os.cpu_count() or 2
         self.say = say
@@ -198,9 +222,14 @@ class Matrix:
         return env
 
     def run(self):
-        """Run every cell; returns (summary, matrix RunDir)."""
-        cells = self.plan()
-        with self.session("matrix", [c["id"] for c in cells]) as (mdir, broker):
+        """Run every cell (of this shard); returns (summary, matrix RunDir)."""
+        planned = self.plan()
+        cells, kind = planned, "matrix"
+        if self.shard:
+            cells = shard_of(planned, self.shard)
+            self.planned = [c["id"] for c in planned]
+            kind = "matrix-shard-%d-of-%d" % self.shard
+        with self.session(kind, [c["id"] for c in cells]) as (mdir, broker):
             self.say(f"matrix of {len(cells)} cells: {mdir.path}")
             try:
                 self.run_cells(mdir, broker, cells)
@@ -301,12 +330,96 @@ class Matrix:
                    "seconds": round(seconds, 1), "cells": cells,
                    "disagreements": [c["id"] for c in cells
                                      if c["agreement"] == DISAGREES]}
-        mdir.write_json("matrix.json", summary)
-        with open(mdir.file("matrix.md"), "w") as f:
-            f.write(render_md(summary))
-        with open(mdir.file("matrix.html"), "w") as f:
-            f.write(render_html(summary))
-        return summary
+        if self.shard:
+            summary["shard"] = {"k": self.shard[0], "n": self.shard[1],
+                                "planned": self.planned}
+        return write_summary(mdir, summary)
+
+
+def write_summary(mdir, summary):
+    mdir.write_json("matrix.json", summary)
+    with open(mdir.file("matrix.md"), "w") as f:
+        f.write(render_md(summary))
+    with open(mdir.file("matrix.html"), "w") as f:
+        f.write(render_html(summary))
+    return summary
+
+
+def _read_shard(path):
+    try:
+        with open(os.path.join(path, "matrix.json")) as f:
+            summary = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path} is not a matrix directory: {exc}")
+    if "shard" not in summary:
+        raise UsageError(f"{path} is a whole matrix, not a shard "
+                         "(run `fake-lab matrix --shard K/N`)")
+    return summary
+
+
+def merge(dirs, runs_dir, say=print):
+    """Join shard directories into one matrix directory: (summary, RunDir)."""
+    if not dirs:
+        raise UsageError("fake-lab matrix merge needs the shards' directories")
+    shards = [(d, _read_shard(d)) for d in dirs]
+    first = shards[0][1]
+    n, planned = first["shard"]["n"], first["shard"]["planned"]
+    by_k, where = {}, {}
+    for d, s in shards:
+        if s["scenario"] != first["scenario"] or s["shard"]["n"] != n \
+                or s["shard"]["planned"] != planned:
+            raise UsageError(f"{d} is a shard of another matrix than {shards[0][0]} "
+                             "(scenario, axes or shard count differ)")
+        k = s["shard"]["k"]
+        if k in by_k:
+            raise UsageError(f"shard {k}/{n} is given twice: {by_k[k]} and {d}")
+        by_k[k] = d
+        for c in s["cells"]:
+            if c["id"] in where:
+                raise UsageError(f"cell {c['id']} is in two shards: "
+                                 f"{where[c['id']][0]} and {d}")
+            where[c["id"]] = (d, c)
+    missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in by_k]
+    if missing:
+        raise Incomplete(f"shard(s) {', '.join(missing)} missing: the merged "
+                         f"matrix would lack {len(planned) - len(where)} of its "
+                         f"{len(planned)} cells")
+    absent = [cid for cid in planned if cid not in where]
+    if absent:
+        raise Incomplete(f"{len(absent)} planned cell(s) are in no shard: "
+                         + ", ".join(absent[:3]))
+    mdir = RunDir.create(runs_dir, f"matrix-{first['scenario']}-merged")
+    cells = []
+    for cid in planned:
+        d, cell = where[cid]
+        if cell.get("run_dir"):
+            shutil.copytree(os.path.join(d, cell["run_dir"]),
+                            mdir.file(cell["run_dir"]), symlinks=True)
+        cells.append(cell)
+    summary = {"scenario": first["scenario"], "axes": first["axes"],
+               # The shards ran side by side: the longest is the wall time.
+               "seconds": max(s["seconds"] for _, s in shards), "cells": cells,
+               "disagreements": [c["id"] for c in cells if c["agreement"] == DISAGREES],
+               "merged_from": [{"dir": os.path.abspath(d), "shard": f"{s['shard']['k']}/{n}",
+                                "seconds": s["seconds"]} for d, s in shards]}
+    say(f"merged {len(shards)} shard(s), {len(cells)} cells: {mdir.path}")
+    return write_summary(mdir, summary), mdir
+
+
+def exit_code(summary, say_error):
+    """What a CI job needs to know: the same for a matrix, a shard or a merge."""
+    if summary["disagreements"]:
+        return errors.EXIT_EXPECTATION
+    not_run = [c for c in summary["cells"] if c["agreement"] == NOT_RUN]
+    if not_run or not summary["cells"]:
+        # A cell without evidence must never pass for a green matrix.
+        say_error(f"{len(not_run)} of {len(summary['cells'])} cell(s) gave no "
+                  "evidence (not run, unavailable or crashed): "
+                  + ", ".join(c["id"] for c in not_run[:5]))
+        return errors.EXIT_INCOMPLETE
+    if any(c["agreement"] == "unknown" for c in summary["cells"]):
+        return errors.EXIT_UNKNOWN
+    return errors.EXIT_OK
 
 
 def _agreement(cell):
