@@ -303,8 +303,8 @@ class _Judgement:
             what = []
             if hung:
                 what.append("its connection(s) %s stopped sending at %s" % (
-                    ", ".join(short_name(n) for n in self.silent or
-                              [c["name"] for c in self.missed]),
+                    ", ".join(f"{short_name(n)} ({self.purposes.get(n, '?')})"
+                              for n in self.silent or [c["name"] for c in self.missed]),
                     t(self.silent_from) if self.silent_from else "?"))
             if stopped_answering:
                 what.append(f"it received {len(self.received)} call(s) it never "
