@@ -13,8 +13,9 @@ def _pool_order(run_dir, ttl):
     """Per expired connection: (given back, ttl ran out, expired), and the
     next request's start, from the API's own lines and the history."""
     run = RunDir(run_dir)
-    events = [e for e in evidence.client_events(run.log("fake-nova-api"))
-              if e["kind"] == "pool"]
+    events = [e for e in evidence.client_events(
+        run.log("fake-nova-api"), evidence.CLIENT_MARKERS + evidence.POOL_MARKERS)
+        if e["kind"] == "pool"]
     put = {}
     expired = {}
     for e in events:
