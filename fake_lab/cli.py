@@ -251,9 +251,10 @@ def _exit_code(verdict, expect):
 
 
 def _cmd_list(args):
-    for name in catalogue.names():
-        scenario = catalogue.load(name)
-        print(f"{name:24} {scenario['summary']}")
+    names = catalogue.names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:{width}}  {catalogue.load(name)['summary']}")
     return errors.EXIT_OK
 
 
