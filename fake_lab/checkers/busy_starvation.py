@@ -25,16 +25,14 @@ times it woke against the times it should have.
 
 import re
 
-from fake_lab import history
 from fake_lab.checkers import evidence
 from fake_lab.checkers.verdicts import (
     NOT_REPRODUCED,
     REPRODUCED,
     UNKNOWN,
-    Timeline,
-    named_ops,
+    Judgement,
+    Verdict,
     option,
-    result,
     short_name,
 )
 
@@ -57,47 +55,8 @@ def probe_figures(samples, start, end, interval):
     return figures
 
 
-def _silences(conn, start, end):
-    """The longest stretch in [start, end] with nothing from the client on
-    this TCP connection (heartbeats are timed exactly, other frames by the
-    last of each second), and when it began."""
-    marks = sorted(t for t in conn["beats"]["c2s"] + conn["frames"]["c2s"]
-                   if t <= end)
-    stop = min(end, (conn["end"] or {}).get("time") or end)
-    last, longest, since = None, 0.0, None
-    for t in marks + [stop]:
-        if last is not None and t > start:
-            gap = t - max(last, start) if last < start else t - last
-            if gap > longest:
-                longest, since = gap, max(last, start)
-        last = t
-    return longest, since
-
-
-class _Verdict(Exception):
-    def __init__(self, verdict, line):
-        super().__init__(line)
-        self.verdict, self.line = verdict, line
-
-
-class _Judgement:
-    def __init__(self, run):
-        self.run = run
-        records = history.read(run.history)
-        self.config = run.read_json("config.json") or {}
-        self.t = Timeline(records)
-        self.ops = named_ops(records)
-        self.cited, self.details = [], {}
-
-    def judge(self):
-        try:
-            verdict = self._steps()
-        except _Verdict as v:
-            self.cited.append(v.line)
-            verdict = v.verdict
-        return result(verdict, self.cited, **self.details)
-
-    def _steps(self):
+class _Judgement(Judgement):
+    def steps(self):
         self._flood()
         self._busy()
         self._probe()
@@ -109,7 +68,7 @@ class _Judgement:
                               "heartbeat_timeout_threshold", 0)
         flood = self.ops.get("flood")
         if flood is None or flood["done"] is None or flood["done"]["type"] != "ok":
-            raise _Verdict(UNKNOWN, "the flood did not run to its end")
+            raise Verdict(UNKNOWN, "the flood did not run to its end")
         v = flood["done"]["value"]
         self.start = flood["invoke"]["time"]
         busy = self.ops.get("busy")
@@ -133,13 +92,13 @@ class _Judgement:
                  and _CAST.match(e["msg"]) and self.start <= e["time"] <= self.end]
         self.details.update(casts_run=len(casts), casts_sent=self.sent)
         if not casts:
-            raise _Verdict(UNKNOWN, f"the compute ({self.run.log(COMPUTE_LOG)}) ran "
-                           "no cast during the flood: it was never busy")
+            raise Verdict(UNKNOWN, f"the compute ({self.run.log(COMPUTE_LOG)}) ran "
+                          "no cast during the flood: it was never busy")
         self.cited.append(f"the compute (PID {self.pid}) ran {len(casts)} of the "
                           f"{self.sent} cast(s) from {t(casts[0])} to {t(casts[-1])}")
         if len(casts) < 0.5 * self.sent:
-            raise _Verdict(UNKNOWN, "it ran fewer than half the casts sent: it "
-                           "was not kept busy, the run cannot tell")
+            raise Verdict(UNKNOWN, "it ran fewer than half the casts sent: it "
+                          "was not kept busy, the run cannot tell")
 
     def _probe(self):
         if not self.samples:
@@ -166,22 +125,23 @@ class _Judgement:
                 evidence.wire_connections(self.run.file("wire.jsonl")).items()
                 if evidence.connection_pid(name) == self.pid}
         if not mine and not wire:
-            raise _Verdict(UNKNOWN, f"neither the broker log nor the wire tells of "
-                           f"the compute's (PID {self.pid}) connections")
+            raise Verdict(UNKNOWN, f"neither the broker log nor the wire tells of "
+                          f"the compute's (PID {self.pid}) connections")
         longest = 0.0
         for name, conns in sorted(wire.items()):
             for c in conns:
                 if (c["accept"] or 0) > self.end or (
                         c["end"] and c["end"]["time"] < self.start):
                     continue
-                gap, since = _silences(c, self.start, self.end)
+                gap, since = evidence.longest_silence(
+                    c, max(self.start, c["accept"] or self.start),
+                    min(self.end, (c["end"] or {}).get("time") or self.end))
                 longest = max(longest, gap)
-                got = [b for b in c["beats"]["s2c"] if since is not None
-                       and since <= b <= since + gap]
+                got = [b for b in c["beats"]["s2c"] if since <= b <= since + gap]
                 sent = [b for b in c["beats"]["c2s"] if self.start <= b <= self.end]
                 line = (f"wire: {short_name(name)} sent {len(sent)} heartbeat(s) "
                         f"while the compute was busy; longest silence {gap:.2f} s")
-                if since is not None and gap > 0:
+                if gap > 0:
                     line += f" from {t(since)}, while the broker sent {len(got)}"
                 if c["end"] and c["end"]["time"] <= self.end:
                     line += (f"; the {c['end'].get('by')} ended it "
@@ -200,17 +160,17 @@ class _Judgement:
                     self.cited.append(f"compute log: {e['line']}")
                     break
             if wire and longest < self.timeout:
-                raise _Verdict(UNKNOWN, "the broker says missed heartbeats but the "
-                               f"wire shows the compute silent for {longest:.2f} s at "
-                               f"most, under the {self.timeout} s timeout")
+                raise Verdict(UNKNOWN, "the broker says missed heartbeats but the "
+                              f"wire shows the compute silent for {longest:.2f} s at "
+                              f"most, under the {self.timeout} s timeout")
             return REPRODUCED
         if not wire:
-            raise _Verdict(UNKNOWN, "no connection closed, but without the wire "
-                           "nothing shows the compute's heartbeats while busy")
+            raise Verdict(UNKNOWN, "no connection closed, but without the wire "
+                          "nothing shows the compute's heartbeats while busy")
         if longest >= 2 * self.timeout:
-            raise _Verdict(UNKNOWN, f"no close, but the compute was silent for "
-                           f"{longest:.2f} s, over two heartbeat timeouts: the broker "
-                           "should have closed it")
+            raise Verdict(UNKNOWN, f"no close, but the compute was silent for "
+                          f"{longest:.2f} s, over two heartbeat timeouts: the broker "
+                          "should have closed it")
         self.cited.append("the compute's connections stayed open while it was busy")
         return NOT_REPRODUCED
 

@@ -15,6 +15,8 @@ by opening the file at that line.
 import datetime
 import re
 
+from fake_lab.checkers import evidence
+
 # The file (under logs/) where each container's standard error ends up.
 ERROR_LOGS = {"uwsgi": "uwsgi", "mod_wsgi": "apache-error",
               "eventlet-wsgi": "fake-nova-api.out"}
@@ -47,14 +49,6 @@ _APACHE = re.compile(r"^\[(?P<ts>\w{3} \w{3} +\d+ [\d:.]+ \d{4})\] \[[^\]]*\] "
                      r"\[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\]")
 
 
-def _read_lines(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read().splitlines()
-    except OSError:
-        return []
-
-
 def uwsgi_log(path):
     """What uWSGI said of itself: {version, binary, python_threads ('on',
     'off' or None), threads_line, master, workers [pids], app_loaded_by
@@ -63,7 +57,7 @@ def uwsgi_log(path):
     found = {"version": None, "binary": None, "python_threads": None,
              "threads_line": None, "master": None, "workers": [],
              "app_loaded_by": [], "served": {}, "no_mercy": {}, "lines": {}}
-    for n, raw in enumerate(_read_lines(path), 1):
+    for n, raw in enumerate(evidence.read_lines(path), 1):
         m = _SERVED.match(raw)
         if m:
             pid = int(m.group("pid"))
@@ -108,7 +102,7 @@ def hub_errors(path):
     line, what (the error as printed), time, pid, tid (None when the log
     does not say)}]."""
     errors = []
-    for n, raw in enumerate(_read_lines(path), 1):
+    for n, raw in enumerate(evidence.read_lines(path), 1):
         for pattern in HUB_ERRORS:
             m = pattern.search(raw)
             if m:

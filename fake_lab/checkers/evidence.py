@@ -60,7 +60,8 @@ def _epoch(stamp):
     return datetime.datetime.fromisoformat(stamp).timestamp()
 
 
-def _read_lines(path):
+def read_lines(path):
+    """A log file's lines; none when it cannot be read."""
     try:
         with open(path, errors="replace") as f:
             return f.read().splitlines()
@@ -81,7 +82,7 @@ _IMPORTED = re.compile(r"RPC transport ready: (?P<libs>[^;]+);")
 
 def imported_versions(path):
     """{distribution: version} as the service logged them at start-up."""
-    for raw in _read_lines(path):
+    for raw in read_lines(path):
         m = _IMPORTED.search(raw)
         if m:
             return dict(part.strip().rsplit(" ", 1)
@@ -94,7 +95,7 @@ _UWSGI_START = re.compile(r"\*\*\* Starting uWSGI (?P<version>\S+)")
 
 def uwsgi_version(path):
     """The uWSGI release that wrote ``path`` (uwsgi.log), or None."""
-    for raw in _read_lines(path)[:5]:
+    for raw in read_lines(path)[:5]:
         m = _UWSGI_START.search(raw)
         if m:
             return m.group("version")
@@ -111,7 +112,7 @@ def broker_connections(path):
     conns = {}
     order = []
     pending = None  # a close whose reason is on the following lines
-    for raw in _read_lines(path):
+    for raw in read_lines(path):
         m = _BROKER_LINE.match(raw)
         if not m:
             continue
@@ -152,7 +153,7 @@ def client_events(path, markers=CLIENT_MARKERS):
     """Marked lines of a fake service's log: [{kind, time, pid, line, ...}];
     ``markers``: (kind, pattern) pairs, the first that matches a line wins."""
     events = []
-    for raw in _read_lines(path):
+    for raw in read_lines(path):
         m = _CLIENT_LINE.match(raw)
         if not m:
             continue
@@ -178,7 +179,7 @@ def client_events(path, markers=CLIENT_MARKERS):
 def service_lines(path):
     """Every line of a fake service's log: [{time, pid, logger, msg, line}]."""
     lines = []
-    for raw in _read_lines(path):
+    for raw in read_lines(path):
         m = _CLIENT_LINE.match(raw)
         if m:
             lines.append({"time": _epoch(m.group("ts")), "pid": int(m.group("pid")),
@@ -202,6 +203,20 @@ def probe_samples(lines):
                             "interval": float(m.group("interval")),
                             "thread": m.group("thread")})
     return samples
+
+
+def longest_silence(conn, start, end):
+    """(seconds, since): the longest stretch in [start, end] with nothing
+    from the client on a TCP connection of ``wire_connections`` (heartbeats
+    are timed exactly, other frames by the last of each second)."""
+    marks = sorted(x for x in conn["beats"]["c2s"] + conn["frames"]["c2s"]
+                   if x <= end)
+    last, longest, since = start, 0.0, start
+    for x in marks + [end]:
+        if x - last > longest:
+            longest, since = x - last, last
+        last = max(last, x)
+    return longest, since
 
 
 def wire_connections(path):

@@ -29,20 +29,13 @@ from fake_lab.checkers.verdicts import (
     REPRODUCED,
     UNKNOWN,
     Timeline,
+    Verdict,
     describe_request,
     named_ops,
     option,
     result,
     short_name,
 )
-
-
-class _Verdict(Exception):
-    """Raised by a step that has reached the verdict."""
-
-    def __init__(self, verdict, *lines):
-        super().__init__(verdict)
-        self.verdict, self.lines = verdict, list(lines)
 
 
 def check(run):
@@ -57,7 +50,7 @@ def check(run):
         j.wire()
         j.listing()
         j.decide()
-    except _Verdict as v:
+    except Verdict as v:
         return result(v.verdict, j.cited + v.lines, **j.details)
     raise AssertionError("decide() always reaches a verdict")
 
@@ -79,9 +72,9 @@ class _Judgement:
     def first_request(self):
         first, t = self.first, self.t
         if first is None or first["done"] is None or first["done"]["type"] != "ok":
-            raise _Verdict(UNKNOWN, describe_request("first-request", first, t),
-                           "without a successful first request no RPC "
-                           "connection was opened, so there is nothing to watch")
+            raise Verdict(UNKNOWN, describe_request("first-request", first, t),
+                          "without a successful first request no RPC "
+                          "connection was opened, so there is nothing to watch")
         self.api_pid = first["done"]["value"].get("api_pid")
         self.details["api_pid"] = self.api_pid
         self.cited.append(describe_request("first-request", first, t)
@@ -92,9 +85,9 @@ class _Judgement:
         self.conns = [c for c in evidence.broker_connections(self.run.broker_log)
                       if c["pid"] == self.api_pid and c["opened"] <= opened_by]
         if not self.conns:
-            raise _Verdict(UNKNOWN, f"{self.run.broker_log}: no connection named "
-                           f"for PID {self.api_pid}; the broker's connections "
-                           "cannot be matched to the API worker")
+            raise Verdict(UNKNOWN, f"{self.run.broker_log}: no connection named "
+                          f"for PID {self.api_pid}; the broker's connections "
+                          "cannot be matched to the API worker")
         self.details["connections"] = len(self.conns)
         self.cited.append(
             "broker: the first request opened %d connection(s) of API worker "
@@ -104,7 +97,7 @@ class _Judgement:
     def idle_period(self):
         idle, second = self.idle, self.second
         if idle is None or idle["done"] is None:
-            raise _Verdict(UNKNOWN, "the idle period did not complete")
+            raise Verdict(UNKNOWN, "the idle period did not complete")
         self.idle_from, self.idle_to = idle["invoke"]["time"], idle["done"]["time"]
         self.end = (second["done"]["time"] if second and second["done"]
                     else self.idle_to)
@@ -201,9 +194,9 @@ class _Judgement:
                     disagree.append(conn["name"])
         self.details["wire_disagrees"] = disagree
         if disagree:
-            raise _Verdict(UNKNOWN, "the two witnesses disagree on %s: the relay's "
-                           "wire and the in-process observer (quoted above) do not "
-                           "tell the same story of its heartbeats" % ", ".join(
+            raise Verdict(UNKNOWN, "the two witnesses disagree on %s: the relay's "
+                          "wire and the in-process observer (quoted above) do not "
+                          "tell the same story of its heartbeats" % ", ".join(
                                short_name(n) for n in disagree))
 
     def _purpose(self, conn, events):
@@ -245,30 +238,30 @@ class _Judgement:
                                   "request: %s" % (
                                       c["name"], c["closed"] - self.first["done"]["time"],
                                       " / ".join(c["lines"][-2:])))
-            raise _Verdict(REPRODUCED, *self._client_lines(), second)
+            raise Verdict(REPRODUCED, *self._client_lines(), second)
         closed_early = [c for c in self.conns if c["closed"] is not None
                         and c["closed"] <= self.end]
         if closed_early:
-            raise _Verdict(UNKNOWN, *("broker closed %s for another reason: %s" % (
+            raise Verdict(UNKNOWN, *("broker closed %s for another reason: %s" % (
                 c["name"], c["close_reason"]) for c in closed_early))
         if self.timeout and self.idle_to - self.idle_from < 3 * self.timeout:
-            raise _Verdict(UNKNOWN, "the idle period was shorter than 3 heartbeat "
-                           "timeouts, so a missed heartbeat might not have been "
-                           "detected yet")
+            raise Verdict(UNKNOWN, "the idle period was shorter than 3 heartbeat "
+                          "timeouts, so a missed heartbeat might not have been "
+                          "detected yet")
         if self.observed and not self.idle_checks:
-            raise _Verdict(UNKNOWN, "no heartbeat check ran while idle and yet the "
-                           "broker kept the connections: the run cannot tell why")
+            raise Verdict(UNKNOWN, "no heartbeat check ran while idle and yet the "
+                          "broker kept the connections: the run cannot tell why")
         if self.listed_alive is not None and self.listed_alive < len(self.conns):
-            raise _Verdict(UNKNOWN, "the broker log shows no close, but the "
-                           "broker's own listing lacks some of the API worker's "
-                           "connections")
+            raise Verdict(UNKNOWN, "the broker log shows no close, but the "
+                          "broker's own listing lacks some of the API worker's "
+                          "connections")
         if not self.second or not self.second["done"] or \
                 self.second["done"]["type"] != "ok":
-            raise _Verdict(UNKNOWN, "no missed heartbeats, but " + second)
-        raise _Verdict(NOT_REPRODUCED,
-                       "broker: no 'missed heartbeats' close for any of the API "
-                       "worker's connections; all were still open when the "
-                       "second request was sent", *self._client_lines(), second)
+            raise Verdict(UNKNOWN, "no missed heartbeats, but " + second)
+        raise Verdict(NOT_REPRODUCED,
+                      "broker: no 'missed heartbeats' close for any of the API "
+                      "worker's connections; all were still open when the "
+                      "second request was sent", *self._client_lines(), second)
 
     def _client_lines(self):
         """What the driver said when it found its connections dead."""

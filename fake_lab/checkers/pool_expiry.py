@@ -28,53 +28,28 @@ it, kept it (conn_pool_min_size) or handed it out.
   missing: each says which.
 """
 
-from fake_lab import history
 from fake_lab.checkers import evidence
 from fake_lab.checkers.verdicts import (
     NOT_REPRODUCED,
     REPRODUCED,
     UNKNOWN,
-    Timeline,
+    Judgement,
+    Verdict,
     describe_request,
-    named_ops,
     option,
-    result,
     short_name,
 )
-
-
-class _Verdict(Exception):
-    def __init__(self, verdict, line):
-        super().__init__(line)
-        self.verdict, self.line = verdict, line
 
 
 def _within(events, start, end):
     return [e for e in events if start <= e["time"] <= end]
 
 
-class _Judgement:
-    def __init__(self, run):
-        self.run = run
-        records = history.read(run.history)
-        self.config = run.read_json("config.json") or {}
-        self.t = Timeline(records)
-        self.ops = named_ops(records)
-        self.cited = []
-        self.details = {}
-
+class _Judgement(Judgement):
     def opt(self, name):
         return option(self.config, "oslo_messaging_rabbit", name)
 
-    def judge(self):
-        try:
-            verdict = self._steps()
-        except _Verdict as v:
-            self.cited.append(v.line)
-            verdict = v.verdict
-        return result(verdict, self.cited, **self.details)
-
-    def _steps(self):
+    def steps(self):
         self._settings()
         self._burst()
         self._next_request()
@@ -93,13 +68,13 @@ class _Judgement:
             f"heartbeat_timeout_threshold = "
             f"{self.opt('heartbeat_timeout_threshold')} s")
         if self.ttl is None:
-            raise _Verdict(UNKNOWN, "config.json records no conn_pool_ttl")
+            raise Verdict(UNKNOWN, "config.json records no conn_pool_ttl")
 
     def _burst(self):
         burst = self.ops.get("burst")
         self.cited.append(describe_request("burst", burst, self.t))
         if burst is None or burst["done"] is None or burst["done"]["type"] != "ok":
-            raise _Verdict(UNKNOWN, "the burst did not succeed: no pool to judge")
+            raise Verdict(UNKNOWN, "the burst did not succeed: no pool to judge")
         self.api_pid = burst["done"]["value"].get("api_pid")
         events = [e for e in evidence.client_events(
                       self.run.log("fake-nova-api"),
@@ -111,28 +86,28 @@ class _Judgement:
         self.created = [e["name"] for e in _within(self.pool, start, end)
                         if e["action"] == "get" and e.get("reused") == "no"]
         if not self.pool:
-            raise _Verdict(UNKNOWN, "the API's log has no pool-get/pool-put line "
-                           "(the in-process observer was off or failed): "
-                           "nothing says which connection the pool handed out")
+            raise Verdict(UNKNOWN, "the API's log has no pool-get/pool-put line "
+                          "(the in-process observer was off or failed): "
+                          "nothing says which connection the pool handed out")
         self.cited.append(f"the burst made the pool of API worker PID "
                           f"{self.api_pid} open {len(self.created)} connection(s): "
                           + ", ".join(short_name(n) for n in self.created))
         if len(self.created) < 2:
-            raise _Verdict(UNKNOWN, "fewer than two pooled connections: the run "
-                           "does not exercise the pool's expiry")
+            raise Verdict(UNKNOWN, "fewer than two pooled connections: the run "
+                          "does not exercise the pool's expiry")
 
     def _next_request(self):
         nxt = self.ops.get("next-request")
         self.cited.append(describe_request("next-request", nxt, self.t))
         if nxt is None or nxt["done"] is None:
-            raise _Verdict(UNKNOWN, "no next request completed")
+            raise Verdict(UNKNOWN, "no next request completed")
         self.begin, self.end = nxt["invoke"]["time"], nxt["done"]["time"]
         self.next_ok = nxt["done"]["type"] == "ok"
         self.latency = nxt["done"]["value"].get("latency")
         gets = [e for e in _within(self.pool, self.begin, self.end)
                 if e["action"] == "get"]
         if not gets:
-            raise _Verdict(UNKNOWN, "no pool-get line during the next request")
+            raise Verdict(UNKNOWN, "no pool-get line during the next request")
         self.handed = gets[0]
         self.put_at = {}
         for e in self.pool:
@@ -140,9 +115,9 @@ class _Judgement:
                 self.put_at[e["name"]] = e["time"]
         name = self.handed["name"]
         if self.handed.get("reused") != "yes" or name not in self.put_at:
-            raise _Verdict(UNKNOWN, f"the pool made a new connection "
-                           f"{short_name(name)} for the next request: it handed "
-                           "out no idle one")
+            raise Verdict(UNKNOWN, f"the pool made a new connection "
+                          f"{short_name(name)} for the next request: it handed "
+                          "out no idle one")
         idle = self.handed["time"] - self.put_at[name]
         self.details.update(handed=name, handed_idle=round(idle, 3),
                             ttl=self.ttl, pooled=len(self.created))
@@ -250,21 +225,21 @@ class _Judgement:
                               f"the first at {t(lines[0]['time'])}: {lines[0]['line']}")
         self.details.update(expired=sorted(expired), lazy=not early)
         if early:
-            raise _Verdict(UNKNOWN, "the pool expired "
-                           + ", ".join(short_name(n) for n in early)
-                           + " before any get(): expiry was not lazy, contrary to "
+            raise Verdict(UNKNOWN, "the pool expired "
+                          + ", ".join(short_name(n) for n in early)
+                          + " before any get(): expiry was not lazy, contrary to "
                              "this scenario's claim")
 
     def _handed_state(self):
         t, name = self.t, self.handed["name"]
         broker, wire = self._closed_before(name, self.begin)
         if broker is None and wire is None:
-            raise _Verdict(UNKNOWN, f"neither the broker log nor the wire tells "
-                           f"of {short_name(name)}'s TCP connection")
+            raise Verdict(UNKNOWN, f"neither the broker log nor the wire tells "
+                          f"of {short_name(name)}'s TCP connection")
         if broker is not None and wire is not None and bool(broker) != bool(wire):
-            raise _Verdict(UNKNOWN, f"the witnesses disagree on {short_name(name)}: "
-                           f"the broker log says {'closed' if broker else 'open'}, "
-                           f"the wire {'ended' if wire else 'open'} before the request")
+            raise Verdict(UNKNOWN, f"the witnesses disagree on {short_name(name)}: "
+                          f"the broker log says {'closed' if broker else 'open'}, "
+                          f"the wire {'ended' if wire else 'open'} before the request")
         uuid = name.rsplit(":", 1)[-1]
         mine = [e for e in self.events if e.get("uuid") == uuid
                 and e["kind"] in ("unreachable", "reconnected")
@@ -299,12 +274,12 @@ class _Judgement:
             return REPRODUCED
         if fresh or mine:
             self.cited.extend(cost)
-            raise _Verdict(UNKNOWN, f"{short_name(name)} was open when the request "
-                           "began, yet it reconnected during the request")
+            raise Verdict(UNKNOWN, f"{short_name(name)} was open when the request "
+                          "began, yet it reconnected during the request")
         if not self.next_ok:
             self.cited.extend(cost)
-            raise _Verdict(UNKNOWN, "the handed connection was open, yet the next "
-                           "request failed")
+            raise Verdict(UNKNOWN, "the handed connection was open, yet the next "
+                          "request failed")
         self.cited.append(f"the pool handed the next request {short_name(name)}, "
                           "still open on the broker"
                           + (" and on the wire" if wire is False else "")

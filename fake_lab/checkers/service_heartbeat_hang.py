@@ -36,9 +36,9 @@ from fake_lab.checkers.verdicts import (
     NOT_REPRODUCED,
     REPRODUCED,
     UNKNOWN,
-    Timeline,
+    Judgement,
+    Verdict,
     option,
-    result,
     short_name,
 )
 
@@ -57,39 +57,26 @@ GREENLET_ERROR = re.compile(r"greenlet\.error: cannot switch to a different thre
                             re.IGNORECASE)
 
 
-class _Verdict(Exception):
-    def __init__(self, verdict, *lines):
-        super().__init__(verdict)
-        self.verdict, self.lines = verdict, list(lines)
-
-
 def check(run):
     return _Judgement(run).judge()
 
 
-class _Judgement:
+class _Judgement(Judgement):
     def __init__(self, run):
-        self.run = run
-        self.records = history.read(run.history)
-        self.config = run.read_json("config.json") or {}
-        self.t = Timeline(self.records)
+        super().__init__(run)
         self.timeout = option(self.config, "oslo_messaging_rabbit",
                               "heartbeat_timeout_threshold", 0) or 0
         self.min_calls = ((self.config.get("checker") or {}).get("options") or {}).get(
             "min_calls", MIN_CALLS)
-        self.cited, self.details = [], {}
 
-    def judge(self):
-        try:
-            self._service()
-            self._calls()
-            self._threads()
-            self._wire()
-            self._broker()
-            self._api()
-            self._decide()
-        except _Verdict as v:
-            return result(v.verdict, self.cited + v.lines, **self.details)
+    def steps(self):
+        self._service()
+        self._calls()
+        self._threads()
+        self._wire()
+        self._broker()
+        self._api()
+        self._decide()
         raise AssertionError("_decide() always reaches a verdict")
 
     # -- how the compute ran ------------------------------------------------
@@ -99,8 +86,8 @@ class _Judgement:
         self.lines = evidence.service_lines(path)
         ready = next((e for e in self.lines if _READY.search(e["msg"])), None)
         if ready is None:
-            raise _Verdict(UNKNOWN, f"{path}: no 'RPC transport ready' line: the "
-                           "compute never said how it ran")
+            raise Verdict(UNKNOWN, f"{path}: no 'RPC transport ready' line: the "
+                          "compute never said how it ran")
         m = _READY.search(ready["msg"])
         self.pid = ready["pid"]
         self.lines = [e for e in self.lines if e["pid"] == self.pid]
@@ -121,7 +108,7 @@ class _Judgement:
         ops = [op for op in history.operations(self.records).values()
                if op["invoke"]["f"] == "call"]
         if not ops:
-            raise _Verdict(UNKNOWN, "no call was sent: there was nothing to answer")
+            raise Verdict(UNKNOWN, "no call was sent: there was nothing to answer")
         self.start = ops[0]["invoke"]["time"]
         workload = [r["time"] for r in self.records
                     if r.get("process") == "client" or r.get("f") == "connections-listed"]
@@ -195,7 +182,7 @@ class _Judgement:
         self.cited.append(f"compute log: {len(ticks)} line(s) of amqp's loggers (each "
                           "heartbeat tick, from whatever thread runs it)"
                           + (f", the last: {ticks[-1]['line']}" if ticks else ""))
-        errors = [line for line in _lines(self.run.log(COMPUTE_LOG + ".out"))
+        errors = [line for line in evidence.read_lines(self.run.log(COMPUTE_LOG + ".out"))
                   if GREENLET_ERROR.search(line)]
         self.details["greenlet_errors"] = len(errors)
         if errors:
@@ -222,7 +209,7 @@ class _Judgement:
                     continue
                 ended = c["end"]
                 until = min(self.end, ended["time"]) if ended else self.end
-                gap, since = longest_silence(c, until)
+                gap, since = evidence.longest_silence(c, c["accept"], until)
                 got = [x for x in c["beats"]["s2c"] if since < x <= since + gap]
                 purpose = self.purposes.get(name, "purpose not observed")
                 line = (f"wire: {short_name(name)} ({purpose}) sent "
@@ -280,25 +267,25 @@ class _Judgement:
         hung = bool(self.silent or self.missed)
         stopped_answering = len(self.received) >= 1 and len(self.failed) >= 2
         if self.patched and self.pthread == "n/a":
-            raise _Verdict(UNKNOWN, self._anyway(hung, stopped_answering),
-                           "oslo.messaging %s has no heartbeat_in_pthread (the option "
-                           "exists from 10.1 to 17.x; 18.0 removed it): the heartbeat "
-                           "is a plain thread, green in this patched process, so the "
-                           "claim about the option cannot be tested here"
-                           % self.libs.get("oslo.messaging", "?"))
+            raise Verdict(UNKNOWN, self._anyway(hung, stopped_answering),
+                          "oslo.messaging %s has no heartbeat_in_pthread (the option "
+                          "exists from 10.1 to 17.x; 18.0 removed it): the heartbeat "
+                          "is a plain thread, green in this patched process, so the "
+                          "claim about the option cannot be tested here"
+                          % self.libs.get("oslo.messaging", "?"))
         if not self.patched:
             self.cited.append("nothing is patched: heartbeat_in_pthread changes "
                               "nothing, every thread is native")
         if self.wired and not self.details["wire"]:
-            raise _Verdict(UNKNOWN, "wire.jsonl names no connection of the compute "
-                           f"(PID {self.pid}): its connections cannot be judged")
+            raise Verdict(UNKNOWN, "wire.jsonl names no connection of the compute "
+                          f"(PID {self.pid}): its connections cannot be judged")
         if not self.wired:
-            raise _Verdict(UNKNOWN, "no wire.jsonl (the relay was off): nothing "
-                           "shows the compute's heartbeats")
+            raise Verdict(UNKNOWN, "no wire.jsonl (the relay was off): nothing "
+                          "shows the compute's heartbeats")
         if self.missed and not self.silent:
-            raise _Verdict(UNKNOWN, "the broker closed a connection of the compute for "
-                           "missed heartbeats, but the wire shows no silence of two "
-                           "heartbeat timeouts on it: the witnesses disagree")
+            raise Verdict(UNKNOWN, "the broker closed a connection of the compute for "
+                          "missed heartbeats, but the wire shows no silence of two "
+                          "heartbeat timeouts on it: the witnesses disagree")
         if hung or stopped_answering:
             what = []
             if hung:
@@ -311,19 +298,19 @@ class _Judgement:
                             "answered")
             if self.api_missed:
                 what.append("(the API worker lost connections too: see above)")
-            raise _Verdict(REPRODUCED, "the compute hung: " + "; ".join(what))
+            raise Verdict(REPRODUCED, "the compute hung: " + "; ".join(what))
         if self.failed:
-            raise _Verdict(UNKNOWN, f"{len(self.failed)} call(s) failed that the compute "
-                           "never received, while its connections kept sending: the "
-                           "failure was not the compute's")
+            raise Verdict(UNKNOWN, f"{len(self.failed)} call(s) failed that the compute "
+                          "never received, while its connections kept sending: the "
+                          "failure was not the compute's")
         span = self.end - self.start
         if len(self.pings) < self.min_calls or (self.timeout and span < 3 * self.timeout):
-            raise _Verdict(UNKNOWN, f"only {len(self.pings)} call(s) over {span:.1f} s: "
-                           f"not a trickle (at least {self.min_calls} over three "
-                           "heartbeat timeouts)")
-        raise _Verdict(NOT_REPRODUCED, f"the compute answered all {len(self.pings)} "
-                       "call(s) and every connection of it kept sending heartbeats "
-                       f"(no silence of {2 * self.timeout} s, no missed-heartbeat close)")
+            raise Verdict(UNKNOWN, f"only {len(self.pings)} call(s) over {span:.1f} s: "
+                          f"not a trickle (at least {self.min_calls} over three "
+                          "heartbeat timeouts)")
+        raise Verdict(NOT_REPRODUCED, f"the compute answered all {len(self.pings)} "
+                      "call(s) and every connection of it kept sending heartbeats "
+                      f"(no silence of {2 * self.timeout} s, no missed-heartbeat close)")
 
     def _anyway(self, hung, stopped_answering):
         if hung or stopped_answering:
@@ -333,24 +320,3 @@ class _Judgement:
         return (f"observed anyway: the compute answered all {len(self.pings)} "
                 "call(s) and kept its heartbeats")
 
-
-def longest_silence(conn, until):
-    """(seconds, since): the longest stretch up to ``until`` with nothing
-    from the client on this TCP connection (heartbeats are timed exactly,
-    other frames by the last of each second), from its accept on."""
-    marks = sorted(x for x in conn["beats"]["c2s"] + conn["frames"]["c2s"]
-                   if x <= until)
-    last, longest, since = conn["accept"], 0.0, conn["accept"]
-    for x in marks + [until]:
-        if x - last > longest:
-            longest, since = x - last, last
-        last = max(last, x)
-    return longest, since
-
-
-def _lines(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read().splitlines()
-    except OSError:
-        return []

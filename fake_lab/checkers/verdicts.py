@@ -1,6 +1,7 @@
 """What every checker shares: the three verdicts, the result's shape, the
-run's options as config.json recorded them, relative times, and the
-lines every checker writes alike (requests, connection names)."""
+run's options as config.json recorded them, relative times, the lines
+every checker writes alike (requests, connection names), and a judgement
+as named steps that stop at the first verdict reached."""
 
 from fake_lab import history
 
@@ -59,3 +60,38 @@ def short_name(name):
     """uwsgi:6243:99bd… : a connection name short enough to read."""
     program, _, rest = (name or "?").rpartition(":")
     return f"{program}:{rest[:4]}…" if program else name
+
+
+class Verdict(Exception):
+    """Raised by a step of a judgement that has reached the verdict; its
+    ``lines`` are cited last."""
+
+    def __init__(self, verdict, *lines):
+        super().__init__(verdict)
+        self.verdict, self.lines = verdict, list(lines)
+
+
+class Judgement:
+    """A checker's judgement as named steps over one run directory: each
+    step cites what it saw in ``cited`` and may raise Verdict; ``steps()``
+    runs them in order and returns the verdict if none was raised."""
+
+    def __init__(self, run):
+        self.run = run
+        self.records = history.read(run.history)
+        self.config = run.read_json("config.json") or {}
+        self.t = Timeline(self.records)
+        self.ops = named_ops(self.records)
+        self.cited, self.details = [], {}
+
+    def steps(self):
+        raise NotImplementedError
+
+    def judge(self):
+        try:
+            verdict = self.steps()
+        except Verdict as v:
+            self.cited.extend(v.lines)
+            verdict = v.verdict
+        return result(verdict, self.cited, **self.details)
+

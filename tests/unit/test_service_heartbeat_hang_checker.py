@@ -5,7 +5,7 @@ verdict, and each reason for ``unknown``."""
 import os
 
 from fake_lab import checkers
-from fake_lab.checkers import service_heartbeat_hang
+from fake_lab.checkers import evidence, service_heartbeat_hang
 from tests.unit.runs import T0, FakeRun, client_stamp
 
 check = service_heartbeat_hang.check
@@ -258,5 +258,5 @@ def test_the_api_workers_connections_are_not_the_computes(tmp_path):
 def test_longest_silence_spans_the_gap_between_frames():
     conn = {"accept": T0, "beats": {"c2s": [T0 + 1, T0 + 5], "s2c": []},
             "frames": {"c2s": [T0 + 1.5], "s2c": []}}
-    gap, since = service_heartbeat_hang.longest_silence(conn, T0 + 6)
+    gap, since = evidence.longest_silence(conn, conn["accept"], T0 + 6)
     assert round(gap, 3) == 3.5 and since == T0 + 1.5
