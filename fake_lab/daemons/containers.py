@@ -139,30 +139,23 @@ class Standalone(Container):
     """``fake-nova-api``: eventlet.wsgi when patched, threaded wsgiref else."""
 
     name = "eventlet-wsgi"
+    module = "fake_nova_api.server"  # a server of its own, run with -m
 
     def start(self, env, port):
         self.env, self.port = env, port
         self.daemon = procs.spawn(
-            "fake-nova-api", [self.pyenv.python, "-m", "fake_nova_api.server",
+            "fake-nova-api", [self.pyenv.python, "-m", self.module,
                               "--port", str(port)],
             self.run.log("fake-nova-api.out"), env=env, cwd=REPO,
             owner=self.run.path)
         return self.daemon
 
 
-class PasteHTTPServer(Container):
+class PasteHTTPServer(Standalone):
     """paste.httpserver with its thread pool (fake_nova_api/paste_server.py)."""
 
     name = "paste-httpserver"
-
-    def start(self, env, port):
-        self.env, self.port = env, port
-        self.daemon = procs.spawn(
-            "fake-nova-api", [self.pyenv.python, "-m", "fake_nova_api.paste_server",
-                              "--port", str(port)],
-            self.run.log("fake-nova-api.out"), env=env, cwd=REPO,
-            owner=self.run.path)
-        return self.daemon
+    module = "fake_nova_api.paste_server"
 
 
 class ModWSGI(Container):
