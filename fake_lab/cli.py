@@ -133,7 +133,9 @@ def _add_matrix_command(sub):
                         metavar="NAME=V1,V2", help="an axis and its values "
                         "(repeatable); without any, the default grid: "
                         "container x executor x release (installed, 17) x "
-                        "heartbeat_in_pthread")
+                        "heartbeat_in_pthread. A release may also be a "
+                        "candidate: a source tree, a wheel or sdist, or "
+                        "git+URL@REF")
     matrix.add_argument("--jobs", type=_positive_int,
                         help="cells at a time (default: the cores)")
     matrix.add_argument("--runs-dir", default=os.environ.get(

@@ -8,9 +8,13 @@ many at a time as ``--jobs`` (default: the cores), each in
 ``<matrix dir>/cells/<cell>/``, a complete run directory.
 
 Axes are the run's axes (``fake-lab run --help``) plus ``release`` (an
-oslo.messaging release: ``installed``, ``17`` for the newest 17.x, or exact)
-and ``deps`` (``latest`` or ``series``: see pyenvs.py). Each cell is compared
-with scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown.
+oslo.messaging release: ``installed``, ``17`` for the newest 17.x, or exact;
+or a candidate build: a source tree, a wheel or sdist, or
+``git+URL@REF``, see candidates.py) and ``deps`` (``latest`` or
+``series``: see pyenvs.py). Each cell is compared with
+scenarios/expectations.toml: agrees, DISAGREES (a finding), or unknown; a
+candidate has no expectation. With two releases or more, matrix.md ends
+with an A/B table: the releases side by side, cell by cell.
 
 Spread over CI machines: ``--shard K/N`` runs a deterministic 1/N of the
 cells (every N-th of the planned order, from the K-th), each shard with its
@@ -35,7 +39,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from fake_lab import catalogue, checkers, errors, runner, settings
-from fake_lab.daemons import containers, pyenvs, uwsgi_releases
+from fake_lab.daemons import candidates, containers, pyenvs, uwsgi_releases
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.errors import Incomplete, LabError, UsageError
 from fake_lab.lab import Lab
@@ -113,6 +117,9 @@ def _matches(key, wanted, cell):
 
 
 def expect_for(rules, cell):
+    if cell.get("candidate"):
+        return None, ("a candidate build: the catalogue describes releases, "
+                      "the A/B table compares it with them")
     for rule in rules:
         if all(_matches(k, v, cell) for k, v in rule["when"].items()):
             return rule["expect"], rule["why"]
@@ -150,12 +157,21 @@ class Matrix:
         self.lock = threading.Lock()
         self.labs = set()
         self.stopping = threading.Event()
+        self.candidates = {}  # label -> candidates.Candidate
 
     def plan(self):
         """Resolve releases, build their envs; the cells, none run yet."""
         releases = {}
         for text in self.axes.get("release", ["installed"]):
-            releases[text] = pyenvs.resolve_release(text)
+            if candidates.looks_like_one(text):
+                candidate = candidates.parse(text)
+                if candidate.label in self.candidates:
+                    raise UsageError(f"axis release: {text!r} is the same build "
+                                     f"as {self.candidates[candidate.label].spec!r}")
+                self.candidates[candidate.label] = candidate
+                releases[text] = candidate.label
+            else:
+                releases[text] = pyenvs.resolve_release(text)
         for container in self.axes.get("container", ["uwsgi"]):
             containers.CONTAINERS[container](None, None).check_installed()
         names = list(self.axes)
@@ -171,9 +187,10 @@ class Matrix:
     def prepare(self, cell):
         """Find the cell's Python env (or mark the cell unavailable)."""
         values = cell["axes"]
+        candidate = self.candidates.get(values.get("release"))
         try:
             env = pyenvs.get(values.get("release", "installed"), values["deps"],
-                             say=self.say)
+                             say=self.say, candidate=candidate)
             probe = env.probe()
         except pyenvs.Unavailable as exc:
             cell.update(status="unavailable", reason=str(exc))
@@ -181,6 +198,12 @@ class Matrix:
         cell["versions"] = probe["versions"]
         has_pthread = probe["heartbeat_in_pthread"] is not None
         effective = dict(values, release_version=probe["versions"]["oslo.messaging"])
+        if candidate is not None:
+            # Labelled with the version it builds as and what it was built from.
+            cell["candidate"] = {"kind": candidate.kind, "spec": candidate.spec,
+                                 "key": candidate.key, "commit": candidate.commit,
+                                 "version": probe["versions"]["oslo.messaging"]}
+            effective["candidate"] = candidate.kind
         # The scenario's own value when it sets one, else the release's default.
         configured = self.scenario.get("config", {}).get(
             "oslo_messaging_rabbit", {}).get("heartbeat_in_pthread")
@@ -444,6 +467,46 @@ def _libs(cell):
             + (f", uWSGI {v['uWSGI']}" if v.get("uWSGI") else ""))
 
 
+def ab_rows(summary):
+    """(header, rows) comparing the releases cell by cell: the other axes'
+    values a row, each release a column, and whether the verdicts differ;
+    None with fewer than two releases. The table a reproducer pastes into
+    the review of a fix."""
+    releases = summary.get("axes", {}).get("release", [])
+    if len(releases) < 2:
+        return None
+    others = [k for k in _columns(summary) if k not in ("release", "deps")
+              or (k == "deps" and len(summary["axes"].get("deps", [])) > 1)]
+    columns, rows = {}, {}
+    for c in summary["cells"]:
+        rel = c["axes"].get("release")
+        version = (c.get("effective") or {}).get("release_version")
+        head = f"{rel} ({version})" if version and version != rel else rel
+        if (c.get("candidate") or {}).get("commit"):
+            head += f" commit {c['candidate']['commit'][:10]}"
+        columns.setdefault(rel, head)
+        verdict = c.get("verdict") if c["status"] == "ran" else c["status"]
+        row = tuple(str(c["axes"].get(k, "")) for k in others)
+        rows.setdefault(row, {})[rel] = verdict or "-"
+    order = list(columns)
+    table = []
+    for row, verdicts in rows.items():
+        seen = [verdicts.get(r, "-") for r in order]
+        table.append(list(row) + seen + ["yes" if len(set(seen)) > 1 else "no"])
+    return others + [columns[r] for r in order] + ["differs"], table
+
+
+def ab_table(summary):
+    """The A/B table as markdown lines ([] without one)."""
+    found = ab_rows(summary)
+    if found is None:
+        return []
+    header, table = found
+    return (["## A/B by release", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+            + ["| " + " | ".join(row) + " |" for row in table] + [""])
+
+
 def render_md(summary):
     cols = _columns(summary)
     lines = [f"# {summary['scenario']}: {len(summary['cells'])} cells in "
@@ -468,7 +531,7 @@ def render_md(summary):
             + " |")
     lines += ["", "Expectations: scenarios/expectations.toml; each cell's "
               "evidence is in its report.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + ab_table(summary))
 
 
 def render_html(summary):
@@ -492,7 +555,20 @@ def render_html(summary):
     return (f"<!doctype html><meta charset=utf-8><title>{esc(summary['scenario'])}"
             f" matrix</title><h1>{esc(summary['scenario'])}: "
             f"{len(summary['cells'])} cells in {summary['seconds']} s</h1>"
-            f"<table border=1 cellpadding=4><tr>{head}</tr>{''.join(rows)}</table>\n")
+            f"<table border=1 cellpadding=4><tr>{head}</tr>{''.join(rows)}</table>\n"
+            + _ab_html(summary))
+
+
+def _ab_html(summary):
+    found = ab_rows(summary)
+    if found is None:
+        return ""
+    esc = html.escape
+    header, table = found
+    return ("<h2>A/B by release</h2><table border=1 cellpadding=4><tr>"
+            + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+                      for row in table) + "</table>\n")
 
 
 def print_summary(summary, say=print):
@@ -502,4 +578,6 @@ def print_summary(summary, say=print):
     say(f"{len(summary['cells'])} cells in {summary['seconds']} s: {counts}")
     for cid in summary["disagreements"]:
         say(f"DISAGREES with the expectations catalogue: {cid}")
+    for line in ab_table(summary):
+        say(line)
     return json.dumps(counts)

@@ -17,9 +17,11 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
+from fake_lab.daemons import candidates
 from fake_lab.errors import UsageError
 from fake_lab.paths import REPO
 
@@ -176,13 +178,15 @@ def resolve_release(text):
     return matching[-1]
 
 
-def get(release, deps="latest", build=True, say=print):
-    """The PyEnv for ``release`` (resolved) and ``deps``; builds it if needed."""
+def get(release, deps="latest", build=True, say=print, candidate=None):
+    """The PyEnv for ``release`` (resolved) and ``deps``; builds it if needed.
+    A ``candidate`` (candidates.py) is built from its source instead, in a
+    venv named by its content."""
     if deps not in DEPS:
         raise UsageError(f"deps={deps!r} is not one of {', '.join(DEPS)}")
-    if release == "installed":
+    if release == "installed" and candidate is None:
         return LAB
-    name = f"om-{release}-{deps}"
+    name = candidate.venv_name(deps) if candidate else f"om-{release}-{deps}"
     prefix = os.path.join(venvs_dir(), name)
     env = PyEnv(prefix, f"{release} ({deps})", release, deps)
     failed = prefix + ".unavailable"
@@ -195,22 +199,36 @@ def get(release, deps="latest", build=True, say=print):
         raise Unavailable("not built yet")
     say(f"building {name} (once; cached in {venvs_dir()})")
     try:
-        _build(prefix, release, deps)
+        _build(prefix, release, deps, candidate)
     except Unavailable as exc:
-        os.makedirs(venvs_dir(), exist_ok=True)
-        with open(failed, "w") as f:
-            f.write(str(exc) + "\n")
+        # A release that does not build here never will; a candidate is
+        # tried again (its author may be fixing what broke).
+        if candidate is None:
+            os.makedirs(venvs_dir(), exist_ok=True)
+            with open(failed, "w") as f:
+                f.write(str(exc) + "\n")
         raise
     return env
 
 
-def _build(prefix, release, deps):
+def _build(prefix, release, deps, candidate=None):
     subprocess.run([sys.executable, "-m", "venv", "--clear", prefix],
                    check=True, capture_output=True)
+    scratch = None
+    if candidate is None:
+        wanted = f"oslo.messaging=={release}"
+    else:
+        scratch = candidates.scratch_dir(prefix)
+        try:
+            wanted = candidate.source(scratch)
+        except UsageError as exc:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise Unavailable(str(exc))
+        release = candidate.version_hint() or "?"
     argv = [os.path.join(prefix, "bin", "python"), "-m", "pip", "install", "-q",
-            f"oslo.messaging=={release}", *SERVICE_PACKAGES]
+            wanted, *SERVICE_PACKAGES]
     if deps == "series":
-        found = series_of(release)
+        found = series_of(release) if release != "?" else None
         if found is None:
             raise Unavailable(f"no OpenStack series constraints known for "
                               f"oslo.messaging {release}")
@@ -223,7 +241,11 @@ def _build(prefix, release, deps):
             dst.writelines(line for line in src
                            if not line.startswith(UNPINNED))
         argv += ["-c", local]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
     if out.returncode != 0:
         raise Unavailable("pip: " + _last_error(out.stderr or out.stdout))
     # The containers are built against this venv's Python; mod_wsgi needs

@@ -88,6 +88,7 @@ def test_a_cell_takes_heartbeat_in_pthread_from_the_scenario(monkeypatch, defaul
     # what the cell ran with (or "ignored" where the option does not exist).
     monkeypatch.setattr(pyenvs, "get", lambda *a, **k: _Env(default))
     m = matrix.Matrix.__new__(matrix.Matrix)
+    m.candidates = {}
     m.scenario, m.say = catalogue.load("service-heartbeat-hang"), lambda line: None
     cell = {"id": "c", "axes": {"release": "14.0.3", "deps": "series"}}
     m.prepare(cell)
