@@ -115,7 +115,8 @@ def _tree_candidate(path):
         raise UsageError(f"release {path!r}: not an oslo.messaging source tree "
                          "(no setup.cfg or PKG-INFO naming oslo.messaging)")
     label = os.path.basename(path.rstrip(os.sep)) or "tree"
-    top = subprocess.run(["git", "-C", path, "rev-parse", "--show-toplevel"],
+    top = subprocess.run(["git", "-c", f"safe.directory={path}", "-C", path,
+                          "rev-parse", "--show-toplevel"],
                          capture_output=True, text=True)
     if top.returncode == 0 and os.path.realpath(top.stdout.strip()) == os.path.realpath(path):
         commit = _git(["-C", path, "rev-parse", "HEAD"]).strip()
@@ -177,7 +178,10 @@ def _git_candidate(text):
 
 
 def _git(argv, text=True):
-    out = subprocess.run(["git", *argv], capture_output=True, text=text,
+    # safe.directory: a tree owned by another user (a CI checkout read as
+    # root) is still the user's tree, not a reason to lose its commit.
+    out = subprocess.run(["git", "-c", "safe.directory=*", *argv],
+                         capture_output=True, text=text,
                          timeout=600, env=dict(os.environ, GIT_TERMINAL_PROMPT="0"))
     if out.returncode != 0:
         err = out.stderr if text else out.stderr.decode(errors="replace")
