@@ -1,22 +1,27 @@
-"""The fake services as oslo.messaging RPC servers, one process each:
-``fake-compute`` (topic ``compute``, server ``[compute] host``),
+"""The fake services as oslo.messaging RPC servers, run as nova runs its
+own: ``fake-compute`` (topic ``compute``, server ``[compute] host``),
 ``fake-scheduler`` and ``fake-conductor``.
 
-The concurrency backend is decided on the first line, from the
-FAKE_LAB_CONCURRENCY environment variable, as in every entry point of nova,
-before anything that creates a lock or a thread is imported. The RPC
-server's executor follows it: eventlet when patched, threading otherwise.
+The concurrency mode is decided on the first line, from nova's per-process
+switch OS_NOVA_DISABLE_EVENTLET_PATCHING (fake_service/monkey_patch.py),
+before anything that creates a lock or a thread is imported; it selects
+oslo.service's backend too. The service is an ``oslo_service.service.Service``
+started by ``oslo_service.service.launch`` as nova's ``service.serve`` does:
+one worker is a ServiceLauncher (in threading mode a cotyledon master with
+one child process, in eventlet mode the process itself), ``[service]
+workers`` more is a ProcessLauncher. The RPC server's executor follows the
+mode: eventlet when patched, threading otherwise.
 """
 from fake_service import monkey_patch; _BACKEND_ERROR = monkey_patch.patch_or_error()  # noqa: E702,I001,E501
 
 import os  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 
 import oslo_messaging as messaging  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
+from oslo_service import service as os_service  # noqa: E402
 
 from fake_service import conf as lab_conf  # noqa: E402
 from fake_service import logs, observe, rpc  # noqa: E402
@@ -49,6 +54,56 @@ def _endpoints(role, conf):
     return rpcapi.CONDUCTOR_TOPIC, "conductor", [conductor.ConductorManager(url)]
 
 
+class RPCService(os_service.Service):
+    """One RPC server, started in the worker (after any fork), stopped on
+    the launcher's signal, as nova.service.Service is."""
+
+    def __init__(self, role, conf, program):
+        super().__init__()
+        self.role, self.conf, self.program = role, conf, program
+        self.server = None
+        self._stopped = threading.Event()
+
+    def start(self):
+        conf = self.conf
+        topic, server_name, endpoints = _endpoints(self.role, conf)
+        if conf.lab.broker_wait and not rpc.wait_for_broker(conf, conf.lab.broker_wait):
+            LOG.warning("no broker answered within %s s; connecting anyway",
+                        conf.lab.broker_wait)
+        rpc.init(conf, self.program)
+        executor = "eventlet" if monkey_patch.is_patched() else "threading"
+        self.server = rpc.get_server(messaging.Target(topic=topic, server=server_name),
+                                     endpoints, executor)
+        self.server.start()
+        if self.role == "compute" and conf.compute.hub_probe:
+            observe.start_lateness_probe(conf.compute.hub_probe, logs.log_path(conf),
+                                         conf.compute.host)
+        LOG.info("RPC server started: role=%s topic=%s server=%s executor=%s "
+                 "eventlet_patched=%s pid=%s parent=%s", self.role, topic,
+                 server_name, executor, monkey_patch.is_patched(), os.getpid(),
+                 os.getppid())
+
+    def stop(self, graceful=False):
+        LOG.info("stopping")
+        # A listener stuck reconnecting to a stopped broker would hold stop()
+        # forever: the lab needs a service that always ends on SIGTERM.
+        watchdog = threading.Timer(5.0, os._exit, (1,))
+        watchdog.daemon = True
+        watchdog.start()
+        if self.server is not None:
+            self.server.stop()
+            self.server.wait()
+        rpc.cleanup()
+        self._stopped.set()
+        super().stop(graceful)
+
+    def wait(self):
+        # The threading backend's worker ends when wait() returns; it must
+        # last as long as the service.
+        self._stopped.wait()
+        super().wait()
+
+
 def main(argv=None, role="compute"):
     prog = f"fake-{role}"
     if _BACKEND_ERROR:
@@ -60,46 +115,35 @@ def main(argv=None, role="compute"):
     try:
         conf(argv if argv is not None else sys.argv[1:], project="fake-lab",
              prog=prog)
-        executor = "eventlet" if monkey_patch.is_patched() else "threading"
         # A compute host logs under its host name: several run side by side.
-        logs.setup(conf, conf.compute.host if role == "compute" else prog)
-        topic, server_name, endpoints = _endpoints(role, conf)
+        program = conf.compute.host if role == "compute" else prog
+        logs.setup(conf, program)
+        if role != "compute" and not conf.database.connection:
+            raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))
     except (cfg.Error, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    if conf.lab.broker_wait and not rpc.wait_for_broker(conf, conf.lab.broker_wait):
-        LOG.warning("no broker answered within %s s; connecting anyway",
-                    conf.lab.broker_wait)
-    rpc.init(conf, conf.compute.host if role == "compute" else prog)
-    target = messaging.Target(topic=topic, server=server_name)
-    server = rpc.get_server(target, endpoints, executor)
+    LOG.info(monkey_patch.startup_line(program))
+    launcher = os_service.launch(conf, RPCService(role, conf, program),
+                                 workers=conf.service.workers,
+                                 restart_method="mutate",
+                                 **_start_method(conf))
+    status = launcher.wait()
+    return status if isinstance(status, int) else 0
 
-    stop = threading.Event()
 
-    def _on_signal(signum, frame):
-        stop.set()
+def _start_method(conf):
+    """The launcher's start method, where this oslo.service has the choice
+    (the threading backend since 4.8: fork by default, spawn on request)."""
+    import inspect
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    server.start()
-    if role == "compute" and conf.compute.hub_probe:
-        observe.start_lateness_probe(conf.compute.hub_probe, logs.log_path(conf),
-                                     conf.compute.host)
-    LOG.info("RPC server started: role=%s topic=%s server=%s executor=%s "
-             "eventlet_patched=%s", role, topic, server_name, executor,
-             monkey_patch.is_patched())
-    while not stop.wait(0.5):
-        pass
-    LOG.info("stopping")
-    # A listener stuck reconnecting to a stopped broker would hold stop()
-    # forever: the lab needs a service that always ends on SIGTERM.
-    watchdog = threading.Timer(5.0, os._exit, (1,))
-    watchdog.daemon = True
-    watchdog.start()
-    server.stop()
-    server.wait()
-    rpc.cleanup()
-    return 0
+    if conf.service.start_method == "default":
+        return {}
+    if "start_method" not in inspect.signature(os_service.launch).parameters:
+        LOG.warning("this oslo.service has no start_method: %s ignored",
+                    conf.service.start_method)
+        return {}
+    return {"start_method": conf.service.start_method}
 
 
 def scheduler_main(argv=None):

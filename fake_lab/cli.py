@@ -196,7 +196,9 @@ def _add_run_options(parser):
         "axes", "each sets an oslo.config option of the run, over the "
         "scenario's values and over --config-file")
     boolean = dict(choices=("true", "false"))
-    types = {"executor": dict(choices=("eventlet", "threading")),
+    mode = dict(choices=("eventlet", "threading"))
+    types = {"executor": mode, "api_executor": mode, "compute_executor": mode,
+             "scheduler_executor": mode, "conductor_executor": mode,
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
              "observe_heartbeats": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 
+from fake_lab import sampler
 from fake_lab import settings as settings_mod
 from fake_lab.daemons import containers, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
@@ -73,6 +74,16 @@ class Lab:
         # while start() runs: what start() spawns after that is refused.
         self._lock = threading.Lock()
         self._stopping = False
+        self.sampler = sampler.Sampler(run.file(sampler.FILE), self._sampled)
+
+    def _sampled(self):
+        """{name: root PID} of the processes the run's samples cover."""
+        with self._lock:
+            roots = {name: d.pid for name, d in self.services.items()}
+            daemon = self.container.daemon if self.container is not None else None
+        if daemon is not None:
+            roots["fake-nova-api"] = daemon.pid
+        return roots
 
     def _spawning(self):
         if self._stopping:
@@ -87,9 +98,19 @@ class Lab:
 
     def _env(self):
         env = self.pyenv.env(os.environ)
-        env[monkey_patch.ENV] = self.settings.get("lab", "executor")
+        env.pop(monkey_patch.ENV, None)  # set per process, below
         env.pop("FAKE_LAB_CONFIG_DIR", None)
         return env
+
+    def mode_of(self, role):
+        """The concurrency mode of a role ('api', 'compute', ...): its own
+        ``[lab] <role>_executor``, else ``[lab] executor``."""
+        return (self.settings.get("lab", f"{role}_executor")
+                or self.settings.get("lab", "executor"))
+
+    def _role_env(self, env, role):
+        """``env`` with nova's per-process switch set for ``role``."""
+        return dict(env, **{monkey_patch.ENV: monkey_patch.value_for(self.mode_of(role))})
 
     def start(self):
         started = time.monotonic()
@@ -150,17 +171,16 @@ class Lab:
             with self._lock:
                 self._spawning()
                 self.services[name] = procs.spawn(
-                    name, argv, self.run.log(name + ".out"), env=env,
-                    owner=self.run.path)
+                    name, argv, self.run.log(name + ".out"),
+                    env=self._role_env(env, role), owner=self.run.path)
 
-        api_env = dict(env)
-        if self.settings.get("lab", "api_executor"):  # a mixed deployment
-            api_env[monkey_patch.ENV] = self.settings.get("lab", "api_executor")
+        api_env = self._role_env(env, "api")
         api_env["FAKE_LAB_CONFIG_FILES"] = ",".join(
             self._service_files("fake-nova-api"))
         with self._lock:
             self._spawning()
             self.container.start(api_env, self.api_port)
+        self.sampler.start()
 
         if self.own_broker:
             self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
@@ -230,6 +250,7 @@ class Lab:
     def stop(self):
         """Stop everything started, in parallel; returns the seconds it took."""
         started = time.monotonic()
+        self.sampler.stop()
         with self._lock:
             self._stopping = True
             container, services = self.container, list(self.services.values())

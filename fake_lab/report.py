@@ -2,6 +2,8 @@
 
 import os
 
+from fake_lab import sampler
+from fake_lab.checkers import concurrency
 from fake_lab.errors import StorageError
 
 
@@ -23,6 +25,8 @@ def render(run, result):
             lines.append(f"- [{group}] " + ", ".join(
                 f"{k}={v}" for k, v in values.items()))
         lines.append("")
+    lines += _concurrency(run)
+    lines += sampler.report_lines(run.path)
     lines += _versions(config)
     lines += ["## Timings (s)", ""]
     lines += [f"- {k}: {v}" for k, v in result.get("timings", {}).items()]
@@ -31,8 +35,15 @@ def render(run, result):
         folder = run.file(sub)
         if os.path.isdir(folder):
             lines += [f"- {sub}/{f}" for f in sorted(os.listdir(folder))]
-    lines += ["- history.jsonl", "- result.json", ""]
+    lines += ["- history.jsonl", "- result.json", f"- {sampler.FILE}", ""]
     return "\n".join(lines)
+
+
+def _concurrency(run):
+    """How each process really ran, from its own start-up line."""
+    found = concurrency.summary(run)
+    return (["## Concurrency", "", *[f"- {p}: {how}" for p, how in found.items()], ""]
+            if found else [])
 
 
 def _versions(config):

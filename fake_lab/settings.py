@@ -25,6 +25,15 @@ from fake_service import conf as lab_conf
 AXES = {
     "executor": ("lab", "executor",
                  "eventlet (monkey-patched, eventlet executor) or threading"),
+    "api_executor": ("lab", "api_executor",
+                     "the API's own concurrency, eventlet or threading "
+                     "(default: executor's)"),
+    "compute_executor": ("lab", "compute_executor",
+                         "the compute hosts' own concurrency"),
+    "scheduler_executor": ("lab", "scheduler_executor",
+                           "the scheduler's own concurrency"),
+    "conductor_executor": ("lab", "conductor_executor",
+                           "the conductor's own concurrency"),
     "container": ("lab", "container", "the WSGI container of the API"),
     "heartbeat_timeout": ("oslo_messaging_rabbit", "heartbeat_timeout_threshold",
                           "seconds before the broker gives up on a silent "

@@ -53,6 +53,7 @@ def _setup_once(conf, name, config_files):
         logs.setup(conf, name)
         LOG.info("%s starting: pid=%d eventlet_patched=%s config_files=%s",
                  name, os.getpid(), monkey_patch.is_patched(), config_files)
+        LOG.info(monkey_patch.startup_line(name))
         # Like nova's config.parse_args: the transport exists from start-up,
         # its connections are opened by the first RPC (see compute_rpcapi).
         rpc.init(conf, name)

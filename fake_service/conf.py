@@ -23,7 +23,19 @@ lab_opts = [
                help="Concurrency of the fake nova-api alone, when it differs "
                     "from 'executor' (unset: the same). nova 2026.1 runs its "
                     "API on native threads and nova-compute on eventlet: "
-                    "api_executor = threading with executor = eventlet."),
+                    "api_executor = threading with executor = eventlet. "
+                    "Each process gets nova's switch, "
+                    "OS_NOVA_DISABLE_EVENTLET_PATCHING=true (threading) or "
+                    "false (eventlet)."),
+    cfg.StrOpt("compute_executor", choices=CONCURRENCY,
+               help="Concurrency of the fake compute hosts alone (unset: "
+                    "'executor')."),
+    cfg.StrOpt("scheduler_executor", choices=CONCURRENCY,
+               help="Concurrency of the fake scheduler alone (unset: "
+                    "'executor')."),
+    cfg.StrOpt("conductor_executor", choices=CONCURRENCY,
+               help="Concurrency of the fake conductor alone (unset: "
+                    "'executor')."),
     cfg.StrOpt("container", default="uwsgi",
                choices=("uwsgi", "mod_wsgi", "eventlet-wsgi", "paste-httpserver"),
                help="The WSGI container that serves the fake nova-api: "
@@ -125,10 +137,24 @@ uwsgi_opts = [
                     "(.venvs/uwsgi-<release>, or $FAKE_LAB_VENVS)."),
 ]
 
+service_opts = [
+    cfg.IntOpt("workers", default=1, min=1, max=16,
+               help="Worker processes of each fake RPC service, launched by "
+                    "oslo.service as nova's conductor_workers are: 1 is a "
+                    "ServiceLauncher (in threading mode a cotyledon master "
+                    "and one child), more a ProcessLauncher."),
+    cfg.StrOpt("start_method", default="default",
+               choices=("default", "fork", "spawn"),
+               help="How oslo.service's threading backend starts workers "
+                    "(4.8 and later): 'default' lets oslo.service choose "
+                    "(fork), 'spawn' starts each in a fresh interpreter."),
+]
+
 GROUPS = {
     "lab": lab_opts,
     "api": api_opts,
     "compute": compute_opts,
+    "service": service_opts,
     "uwsgi": uwsgi_opts,
     "database": database_opts,
 }

@@ -14,6 +14,7 @@ from fake_lab.checkers import (
     boot_flow,
     broker_freeze,
     busy_starvation,
+    concurrency,
     heartbeat_loss,
     network_blackhole,
     pool_expiry,
@@ -51,4 +52,6 @@ def judge(run):
     if name not in CHECKERS:
         raise UsageError(f"{run.path}: config.json names no checker this lab "
                          f"knows ({name!r}); was it written by an older lab?")
-    return CHECKERS[name](run)
+    # Every verdict depends on the processes' concurrency mode: a run whose
+    # processes did not run as configured is unknown, whatever it showed.
+    return concurrency.verify(run, config, CHECKERS[name](run))

@@ -87,7 +87,9 @@ class _Judgement(Judgement):
         lines = evidence.service_lines(path)
         self.events = evidence.client_events(path)
         self.samples = evidence.probe_samples(lines)
-        self.pid = lines[0]["pid"] if lines else None
+        # The process that serves RPC: under oslo.service's threading
+        # backend a cotyledon worker, not the master that logged first.
+        self.pid = evidence.server_pid(lines)
         casts = [e["time"] for e in lines if e["logger"] == "fake_compute.manager"
                  and _CAST.match(e["msg"]) and self.start <= e["time"] <= self.end]
         self.details.update(casts_run=len(casts), casts_sent=self.sent)

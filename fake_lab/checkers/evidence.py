@@ -192,6 +192,16 @@ _PROBE = re.compile(r"hub-probe interval=(?P<interval>[\d.]+) late=(?P<late>[\d.
                     r"thread=(?P<thread>\w+)")
 
 
+def server_pid(lines):
+    """The PID of the process that started the RPC server (its "RPC server
+    started" line): the service itself, or the worker oslo.service's
+    launcher forked; else the first line's PID, else None."""
+    for e in lines:
+        if e["msg"].startswith("RPC server started"):
+            return e["pid"]
+    return lines[0]["pid"] if lines else None
+
+
 def probe_samples(lines):
     """The lateness probe's wakes among ``service_lines``: [{time, late,
     interval, thread}] (fake_service/observe.py writes them)."""

@@ -49,6 +49,10 @@ from fake_lab.rundir import RunDir
 ENV_AXES = ("release", "deps")
 AXES = tuple(settings.AXES) + ENV_AXES
 CHOICES = {"executor": ("eventlet", "threading"),
+           "api_executor": ("eventlet", "threading"),
+           "compute_executor": ("eventlet", "threading"),
+           "scheduler_executor": ("eventlet", "threading"),
+           "conductor_executor": ("eventlet", "threading"),
            "container": tuple(containers.CONTAINERS),
            "heartbeat_in_pthread": ("true", "false"),
            "observe_heartbeats": ("true", "false"),

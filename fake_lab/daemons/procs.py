@@ -68,7 +68,7 @@ def spawn(name, argv, log_path, env=None, cwd=None, owner=None):
     return Daemon(name, popen, log_path)
 
 
-def _proc_table():
+def proc_table():
     """pid -> (ppid, pgrp, session, state) for every process we can read."""
     table = {}
     for entry in os.listdir("/proc"):
@@ -86,9 +86,10 @@ def _proc_table():
     return table
 
 
-def tree(root):
-    """The live PIDs of ``root``'s session, process group and descendants."""
-    table = _proc_table()
+def tree(root, table=None):
+    """The live PIDs of ``root``'s session, process group and descendants
+    (``table``: one reading of /proc shared by several calls)."""
+    table = proc_table() if table is None else table
     found = {pid for pid, (ppid, pgrp, sid, _) in table.items()
              if pid == root or sid == root or pgrp == root}
     grown = True
@@ -134,7 +135,7 @@ def kill_tree(popen, sig=signal.SIGTERM, grace=10.0):
 
 
 def _still_alive(pids):
-    table = _proc_table()
+    table = proc_table()
     return {pid for pid in pids if pid in table and table[pid][3] != "Z"}
 
 

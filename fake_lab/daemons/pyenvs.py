@@ -28,7 +28,11 @@ from fake_lab.paths import REPO
 CONSTRAINTS = os.path.join(REPO, "etc", "constraints")
 DEPS = ("latest", "series")
 SERVICE_PACKAGES = ["eventlet", "PasteDeploy", "Paste", "WebOb", "oslo.config",
-                    "oslo.log", "SQLAlchemy"]
+                    "oslo.log", "SQLAlchemy", "oslo.service[threading]"]
+# What a venv built by an older lab lacks, installed into it on next use
+# (.complete names the recipe it was built or topped up with).
+RECIPE = "2"
+TOP_UP = ["oslo.service[threading]"]
 CONTAINER_PACKAGES = ["uwsgi", "mod_wsgi"]
 # Series pins dropped from the constraints (see _build).
 UNPINNED = ("oslo.messaging===", "yappi===")
@@ -193,7 +197,12 @@ def get(release, deps="latest", build=True, say=print, candidate=None):
     if os.path.exists(failed):
         with open(failed) as f:
             raise Unavailable(f.read().strip())
-    if os.path.exists(os.path.join(prefix, ".complete")):
+    complete = os.path.join(prefix, ".complete")
+    if os.path.exists(complete):
+        with open(complete) as f:
+            if f.read().strip() != RECIPE:
+                say(f"topping up {name} with {', '.join(TOP_UP)}")
+                _top_up(prefix)
         return env
     if not build:
         raise Unavailable("not built yet")
@@ -255,4 +264,20 @@ def _build(prefix, release, deps, candidate=None):
                        capture_output=True, text=True, timeout=1800)
     env = PyEnv(prefix, release)
     env.probe()  # raises Unavailable when it does not import
-    open(os.path.join(prefix, ".complete"), "w").close()
+    with open(os.path.join(prefix, ".complete"), "w") as f:
+        f.write(RECIPE + "\n")
+
+
+def _top_up(prefix):
+    """Install what the recipe added since the venv was built, within the
+    constraints it was built with (an old series pins an oslo.service
+    without the threading extra: pip then adds nothing, and says so)."""
+    argv = [os.path.join(prefix, "bin", "python"), "-m", "pip", "install", "-q",
+            *TOP_UP]
+    argv += [arg for path in glob.glob(os.path.join(prefix, "constraints-*.txt"))
+             for arg in ("-c", path)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise Unavailable("pip (top-up): " + _last_error(out.stderr or out.stdout))
+    with open(os.path.join(prefix, ".complete"), "w") as f:
+        f.write(RECIPE + "\n")

@@ -253,7 +253,7 @@ class PrivateBroker:
         # process of the node is in state T.
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
-            table = procs._proc_table()
+            table = procs.proc_table()
             if all(table.get(pid, (0, 0, 0, "T"))[3] in "TtZ" for pid in pids):
                 break
             time.sleep(0.01)

@@ -110,3 +110,24 @@ def test_a_taken_port_is_one_clear_line(lab, option):
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"127.0.0.1:{port} is not available" in proc.stderr
     assert lab.leftovers() == []
+
+
+def test_nova_switch_per_process_decides_the_headline(lab):
+    # The API alone on native threads (nova 2026.1's default), the compute
+    # still on eventlet: each process gets its own OS_NOVA_DISABLE_EVENTLET_PATCHING
+    # and says on start how it really runs; the idle API keeps its heartbeats.
+    proc = lab.run("run", "heartbeat-loss", "--api-executor", "threading")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = lab.result()
+    assert result["verdict"] == "not-reproduced", result
+    with open(os.path.join(lab.latest, "report.md")) as f:
+        report = f.read()
+    assert ("- fake-nova-api: native threads (asked threading by "
+            "OS_NOVA_DISABLE_EVENTLET_PATCHING=true; oslo.service") in report
+    assert ("- fake-compute-1: eventlet-patched (asked eventlet by "
+            "OS_NOVA_DISABLE_EVENTLET_PATCHING=false; oslo.service") in report
+    # What each process cost, sampled while it ran.
+    with open(os.path.join(lab.latest, "resources.jsonl")) as f:
+        sampled = {json.loads(line)["name"] for line in f}
+    assert {"fake-nova-api", "fake-compute-1"} <= sampled
+    assert "## Memory and threads" in report

@@ -81,7 +81,7 @@ def test_no_import_loop():
 def test_the_services_never_import_the_runner(module):
     code = (f"import sys, {module}; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'fake_lab'))")
-    env = dict(os.environ, FAKE_LAB_CONCURRENCY="threading")
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING="true")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, env=env, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from fake_lab.checkers import evidence
+from fake_service import monkey_patch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -71,7 +72,8 @@ def _run(tmp_path, backend, debug=False):
     conf.write_text(f"[DEFAULT]\nlog_file = {log}\ndebug = {debug}\n")
     script = tmp_path / "service.py"
     script.write_text(SERVICE)
-    env = dict(os.environ, FAKE_LAB_CONCURRENCY=backend, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=REPO,
+               OS_NOVA_DISABLE_EVENTLET_PATCHING=monkey_patch.value_for(backend))
     started = time.time()
     out = subprocess.run([sys.executable, "-W", "ignore", str(script), str(conf)],
                          capture_output=True, text=True, env=env, cwd=REPO,
