@@ -17,7 +17,10 @@ not settle or has no final state. With the option ``cause =
 "api-heartbeat-loss"`` the claim is narrower, as ``heartbeat-loss`` makes
 it: ``reproduced`` only when the broker closed the API worker's connections
 for missed heartbeats during the idle period; slow or lost boots without
-that close are ``unknown`` (something else made them slow).
+that close are ``unknown`` (something else made them slow). With ``cause =
+"any-failure"`` (mixed-upgrade) the claim is wider: ``reproduced`` when a
+boot went wrong or the broker closed any process's connection for missed
+heartbeats during the idle period.
 """
 
 import os
@@ -28,6 +31,9 @@ from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Time
 
 BAD = ("failed", "lost", "duplicated", "info", "slow_after_idle")
 HEARTBEAT_CAUSE = "api-heartbeat-loss"
+# Anything wrong in any process: a bad boot, or any connection (the API's or
+# a service's) closed for missed heartbeats while the cloud idled.
+ANY_CAUSE = "any-failure"
 
 
 def check(run):
@@ -75,6 +81,8 @@ def check(run):
     bad = sum(counts[k] for k in BAD)
     if options.get("cause") == HEARTBEAT_CAUSE:
         return _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details)
+    if options.get("cause") == ANY_CAUSE:
+        return _judge_any(bad, closes, idle_op, config, cited, details)
     return result(REPRODUCED if bad else NOT_REPRODUCED, cited, **details)
 
 
@@ -247,3 +255,32 @@ def _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details):
             "the idle period was shorter than 3 heartbeat timeouts, so a "
             "missed heartbeat might not have been detected yet"], **details)
     return result(NOT_REPRODUCED, cited, **details)
+
+
+def _judge_any(bad, closes, idle_op, config, cited, details):
+    """The verdict when any failure of any process counts (mixed-upgrade)."""
+    if closes is None:
+        return result(UNKNOWN, cited + ["the scenario has no idle period"], **details)
+    details["heartbeat_closes_by_program"] = _by_program(closes["all"])
+    if bad or closes["all"]:
+        if closes["all"]:
+            cited.append("closed for missed heartbeats, by process: " + ", ".join(
+                f"{p} {n}" for p, n in details["heartbeat_closes_by_program"].items()))
+        return result(REPRODUCED, cited, **details)
+    timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
+    idle = idle_op["done"]["time"] - idle_op["invoke"]["time"]
+    if timeout and idle < 3 * timeout:
+        return result(UNKNOWN, cited + [
+            "the idle period was shorter than 3 heartbeat timeouts, so a "
+            "missed heartbeat might not have been detected yet"], **details)
+    return result(NOT_REPRODUCED, cited, **details)
+
+
+def _by_program(conns):
+    """{program: connections} from names ``program:pid:uuid`` (the API's
+    program is its container's, e.g. uwsgi)."""
+    out = {}
+    for c in conns:
+        program = (c["name"] or "?").split(":")[0]
+        out[program] = out.get(program, 0) + 1
+    return out

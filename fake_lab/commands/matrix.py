@@ -232,6 +232,11 @@ class Matrix:
             if value is not None and axis not in effective:
                 effective[axis] = (str(value).lower() if isinstance(value, bool)
                                    else str(value))
+        # Each role's concurrency mode as it resolved (its own axis, else
+        # executor's), so that a rule can name the API's or the computes'.
+        for role in ("api", "compute", "scheduler", "conductor"):
+            effective.setdefault(f"{role}_executor",
+                                 effective.get("executor", "eventlet"))
         # The uWSGI the cell runs: the env's own, or a release built side by
         # side (built here, before any cell runs).
         uwsgi = effective.get("uwsgi_release", "installed")
