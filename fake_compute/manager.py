@@ -7,6 +7,7 @@ with a fault.
 """
 
 import os
+import threading
 import time
 
 import oslo_messaging as messaging
@@ -21,7 +22,7 @@ BUILD_STEPS = ("networking", "block_device_mapping", "spawning")
 
 
 class ComputeManager:
-    """RPC API 1.0: ``ping`` (call), ``record`` and
+    """RPC API 1.0: ``ping`` and ``long_operation`` (calls), ``record`` and
     ``build_and_run_instance`` (casts)."""
 
     target = messaging.Target(version="1.0")
@@ -32,12 +33,38 @@ class ComputeManager:
         self.cast_work = cast_work
         self.casts = 0
         self.conductor = rpcapi.ConductorAPI()
+        # long_operation: how many run at once (the executor's pool bounds it).
+        self._running = 0
+        self._running_lock = threading.Lock()
 
     @context.bind
     def ping(self, ctxt, payload=None):
         LOG.info("ping: %s", payload)
         return {"host": self.host, "pid": os.getpid(), "time": time.time(),
                 "payload": payload}
+
+    @context.bind
+    def long_operation(self, ctxt, seconds=1.0, payload=None):
+        """A call that holds one of the RPC server's executor threads for
+        ``seconds`` (a sleep: a slow hypervisor or storage operation); logs
+        when it started and ended and how many ran at once."""
+        seconds = min(max(float(seconds), 0.0), 60.0)
+        with self._running_lock:
+            self._running += 1
+            running = self._running
+        started = time.time()
+        LOG.info("long-op start: name=%s seconds=%.3f running=%d thread=%s",
+                 payload, seconds, running, threading.current_thread().name)
+        try:
+            time.sleep(seconds)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                running = self._running
+            LOG.info("long-op end: name=%s took=%.3f running=%d", payload,
+                     time.time() - started, running)
+        return {"host": self.host, "pid": os.getpid(), "started": started,
+                "ended": time.time(), "payload": payload}
 
     @context.bind
     def record(self, ctxt, payload=None):

@@ -58,11 +58,27 @@ class RPCService(os_service.Service):
     """One RPC server, started in the worker (after any fork), stopped on
     the launcher's signal, as nova.service.Service is."""
 
-    def __init__(self, role, conf, program):
+    def __init__(self, role, conf, program, argv):
         super().__init__()
-        self.role, self.conf, self.program = role, conf, program
+        self.role, self.conf, self.program, self.argv = role, conf, program, argv
         self.server = None
         self._stopped = threading.Event()
+
+    # A spawned worker (``[service] start_method = spawn``) gets the service
+    # pickled: what holds locks stays behind, and the fresh interpreter
+    # parses its configuration and sets up its log again, from the argv.
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        for name in ("conf", "server", "_stopped"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.conf = _configure(self.role, self.argv)
+        self.server = None
+        self._stopped = threading.Event()
+        LOG.info(monkey_patch.startup_line(self.program) + " (spawned)")
 
     def start(self):
         conf = self.conf
@@ -109,27 +125,52 @@ def main(argv=None, role="compute"):
     if _BACKEND_ERROR:
         print(f"{prog}: {_BACKEND_ERROR}", file=sys.stderr)
         return 2
-    conf = cfg.CONF  # oslo.messaging 18 registers some options only here
-    lab_conf.register(conf)
-    logs.register_options(conf)
+    argv = list(argv if argv is not None else sys.argv[1:])
     try:
-        conf(argv if argv is not None else sys.argv[1:], project="fake-lab",
-             prog=prog)
-        # A compute host logs under its host name: several run side by side.
-        program = conf.compute.host if role == "compute" else prog
-        logs.setup(conf, program)
-        if role != "compute" and not conf.database.connection:
-            raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))
+        conf = _configure(role, argv)
     except (cfg.Error, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+    program = _program(role, conf)
     LOG.info(monkey_patch.startup_line(program))
-    launcher = os_service.launch(conf, RPCService(role, conf, program),
+    if conf.service.connect_before_fork:
+        _connect_before_fork(role, conf, program)
+    launcher = os_service.launch(conf, RPCService(role, conf, program, argv),
                                  workers=conf.service.workers,
                                  restart_method="mutate",
                                  **_start_method(conf))
     status = launcher.wait()
     return status if isinstance(status, int) else 0
+
+
+def _configure(role, argv):
+    """cfg.CONF parsed from ``argv``, the log set up; raises cfg.Error."""
+    conf = cfg.CONF  # oslo.messaging 18 registers some options only here
+    if "lab" not in conf:
+        lab_conf.register(conf)
+        logs.register_options(conf)
+    conf(argv, project="fake-lab", prog=f"fake-{role}")
+    logs.setup(conf, _program(role, conf))
+    if role != "compute" and not conf.database.connection:
+        raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))
+    return conf
+
+
+def _connect_before_fork(role, conf, program):
+    """What a service that does RPC in its parent does: the transport, and
+    one pooled send connection, exist before the launcher forks."""
+    topic, server_name, _ = _endpoints(role, conf)
+    rpc.init(conf, program)
+    client = rpc.get_client(messaging.Target(topic=topic, server=server_name))
+    client.cast({}, "record", payload={"sent_by": "parent-before-fork",
+                                       "pid": os.getpid()})
+    LOG.info("connected before fork: pid=%s cast to %s.%s", os.getpid(), topic,
+             server_name)
+
+
+def _program(role, conf):
+    # A compute host logs under its host name: several run side by side.
+    return conf.compute.host if role == "compute" else f"fake-{role}"
 
 
 def _start_method(conf):

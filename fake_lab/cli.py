@@ -199,6 +199,7 @@ def _add_run_options(parser):
     mode = dict(choices=("eventlet", "threading"))
     types = {"executor": mode, "api_executor": mode, "compute_executor": mode,
              "scheduler_executor": mode, "conductor_executor": mode,
+             "start_method": dict(choices=("default", "fork", "spawn")),
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
              "observe_heartbeats": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),

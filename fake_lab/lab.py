@@ -206,11 +206,14 @@ class Lab:
         return specs
 
     def _service_ready(self, name):
+        """Every worker of the service has started its RPC server (one line
+        each: the launcher's workers start one by one)."""
         try:
             with open(self.run.log(name), errors="replace") as f:
-                return bool(READY.search(f.read()))
+                started = len(READY.findall(f.read()))
         except OSError:
             return False
+        return started >= self.settings.get("service", "workers")
 
     def _database(self):
         """The run's database URL (SQLite in the run directory unless one is

@@ -34,6 +34,12 @@ AXES = {
                            "the scheduler's own concurrency"),
     "conductor_executor": ("lab", "conductor_executor",
                            "the conductor's own concurrency"),
+    "service_workers": ("service", "workers",
+                        "worker processes of each fake RPC service "
+                        "(oslo.service's launcher)"),
+    "start_method": ("service", "start_method",
+                     "default, fork or spawn: how oslo.service's threading "
+                     "backend starts the workers"),
     "container": ("lab", "container", "the WSGI container of the API"),
     "heartbeat_timeout": ("oslo_messaging_rabbit", "heartbeat_timeout_threshold",
                           "seconds before the broker gives up on a silent "
@@ -52,6 +58,9 @@ AXES = {
                       "lazily, on the next get)"),
     "rpc_response_timeout": ("DEFAULT", "rpc_response_timeout",
                              "seconds an RPC call waits for its reply"),
+    "executor_thread_pool_size": ("DEFAULT", "executor_thread_pool_size",
+                                  "threads of each RPC server's executor "
+                                  "pool (oslo.messaging's default: 64)"),
     "broker_timeout": ("lab", "broker_timeout",
                        "seconds to wait for the private broker to boot"),
     "database": ("database", "connection",
@@ -76,7 +85,7 @@ AXES = {
 
 # Options recorded in config.json (never transport_url: it has credentials).
 RECORDED = {
-    "DEFAULT": ("rpc_response_timeout",),
+    "DEFAULT": ("rpc_response_timeout", "executor_thread_pool_size"),
     "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
                               "rabbit_retry_interval", "rabbit_retry_backoff",
                               "rpc_conn_pool_size", "conn_pool_min_size",

@@ -8,6 +8,9 @@ Shaped like the compute API v2.1, in nova's JSON and fault formats:
 - ``GET /servers[/detail]``, ``GET /servers/<id>``, ``DELETE /servers/<id>``,
   ``GET /flavors[/detail]``, ``GET /flavors/<id>``, ``GET /tasks[/<id>]``:
   synchronous, each an RPC call to the conductor that waits for its reply;
+- ``GET /lab/long?seconds=S&payload=NAME``: an RPC call to the compute
+  that holds one of its executor threads for S seconds
+  (executor-pool-exhaustion);
 - ``GET /lab/ping`` (an RPC call to the compute) and ``POST /lab/casts``
   (a cast; ``?count=N``: N casts at once, each on its own thread, which
   makes the send pool open several connections), which the heartbeat and
@@ -129,6 +132,7 @@ class LabAPI:
         ("GET", r"/", "version"),
         ("GET", r"/lab/ping", "ping"),
         ("POST", r"/lab/casts", "cast"),
+        ("GET", r"/lab/long", "long_operation"),
         ("POST", r"/servers", "server_create"),
         ("GET", r"/servers", "server_list"),
         ("GET", r"/servers/detail", "server_detail"),
@@ -183,6 +187,21 @@ class LabAPI:
     def ping(self, req):
         started = time.monotonic()
         reply = self.compute.ping(self._ctx(), payload=req.params.get("payload"))
+        return _json(200, {"reply": reply, "api_pid": os.getpid(),
+                           "rpc_seconds": time.monotonic() - started})
+
+    MAX_LONG = 60
+
+    def long_operation(self, req):
+        try:
+            seconds = float(req.params.get("seconds", 1))
+        except ValueError:
+            seconds = -1
+        if not 0 <= seconds <= self.MAX_LONG:
+            raise Fault(400, f"seconds must be a number from 0 to {self.MAX_LONG}")
+        started = time.monotonic()
+        reply = self.compute.long_operation(self._ctx(), seconds,
+                                            payload=req.params.get("payload"))
         return _json(200, {"reply": reply, "api_pid": os.getpid(),
                            "rpc_seconds": time.monotonic() - started})
 

@@ -33,6 +33,11 @@ class ComputeAPI:
         client = self.router.client(context)
         return client.prepare().call(context, "ping", payload=payload)
 
+    def long_operation(self, context, seconds, payload=None):
+        client = self.router.client(context)
+        return client.prepare().call(context, "long_operation", seconds=seconds,
+                                     payload=payload)
+
     def record(self, context, payload=None):
         client = self.router.client(context)
         client.prepare().cast(context, "record", payload=payload)

@@ -143,6 +143,12 @@ service_opts = [
                     "oslo.service as nova's conductor_workers are: 1 is a "
                     "ServiceLauncher (in threading mode a cotyledon master "
                     "and one child), more a ProcessLauncher."),
+    cfg.BoolOpt("connect_before_fork", default=False,
+                help="The service's parent process opens an RPC connection "
+                     "(one cast to its own topic) before the launcher starts "
+                     "its workers, so that forked workers inherit the "
+                     "transport and its pooled connection (fork-after-"
+                     "connect)."),
     cfg.StrOpt("start_method", default="default",
                choices=("default", "fork", "spawn"),
                help="How oslo.service's threading backend starts workers "

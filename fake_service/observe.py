@@ -19,7 +19,9 @@ never interleaved with the logging module's lines in the same file).
 The send pool is watched the same way (``pool-get``, ``pool-put``,
 ``pool-expire`` lines): the driver's own pool lines do not say which
 connection they are about, and the pool-expiry scenario asks per connection
-when it was handed out, given back and expired.
+when it was handed out, given back and expired. Each ``pool-get`` also says
+how long that get() waited for a connection (``waited``; and ``opened``,
+how long a new one took to open), which send-pool-contention measures.
 """
 
 import os
@@ -85,15 +87,38 @@ def _install_pool_observer():
     if getattr(cls.get, "_fake_lab_observed", False):
         return
     get, put, on_expire = cls.get, cls.put, cls._on_expire
+    create = cls.create
+
+    # How long a get() waited for a connection (send-pool-contention): from
+    # its call until it was handed an idle connection, or until it was let
+    # open a new one (create() began); ``opened``: how long create() took.
+    # Clocks only, read outside the pool's lock: nothing the driver takes.
+    def observed_create(self, *args, **kwargs):
+        started = time.monotonic()
+        item = create(self, *args, **kwargs)
+        try:
+            item._fake_lab_created = (started, time.monotonic())
+        except AttributeError:
+            pass
+        return item
 
     def observed_get(self, *args, **kwargs):
+        called = time.monotonic()
         item = get(self, *args, **kwargs)
+        returned = time.monotonic()
         given_back = getattr(item, "_fake_lab_put", None)
         if given_back is None:
-            _emit_pool("get", item, reused="no")
+            created = getattr(item, "_fake_lab_created", None)
+            if created is not None and created[0] >= called:
+                _emit_pool("get", item, reused="no",
+                           waited="%.6f" % (created[0] - called),
+                           opened="%.6f" % (created[1] - created[0]))
+            else:
+                _emit_pool("get", item, reused="no")
         else:
             _emit_pool("get", item, reused="yes",
-                       idle="%.3f" % (time.time() - given_back))
+                       idle="%.3f" % (time.time() - given_back),
+                       waited="%.6f" % (returned - called))
         return item
 
     def observed_put(self, item):
@@ -105,9 +130,10 @@ def _install_pool_observer():
         _emit_pool("expire", connection)
         return on_expire(self, connection)
 
-    for f in (observed_get, observed_put, observed_on_expire):
+    for f in (observed_get, observed_put, observed_on_expire, observed_create):
         f._fake_lab_observed = True
     cls.get, cls.put, cls._on_expire = observed_get, observed_put, observed_on_expire
+    cls.create = observed_create
 
 
 def _open(log_file, program):

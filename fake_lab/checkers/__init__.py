@@ -15,9 +15,12 @@ from fake_lab.checkers import (
     broker_freeze,
     busy_starvation,
     concurrency,
+    executor_pool_exhaustion,
+    fork_after_connect,
     heartbeat_loss,
     network_blackhole,
     pool_expiry,
+    send_pool_contention,
     service_heartbeat_hang,
     uwsgi_enable_threads,
     uwsgi_lazy_apps,
@@ -34,7 +37,10 @@ CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check
             "busy-starvation": busy_starvation.check,
             "wsgi-threads": wsgi_threads.check,
             "uwsgi-enable-threads": uwsgi_enable_threads.check,
-            "uwsgi-lazy-apps": uwsgi_lazy_apps.check}
+            "fork-after-connect": fork_after_connect.check,
+            "uwsgi-lazy-apps": uwsgi_lazy_apps.check,
+            "executor-pool-exhaustion": executor_pool_exhaustion.check,
+            "send-pool-contention": send_pool_contention.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

@@ -45,12 +45,16 @@ CLIENT_MARKERS = (
 POOL_MARKERS = (
     ("pool", re.compile(r"pool-(?:get|put|expire) connection=")),
     ("pool-expired", re.compile(r"Idle connection has expired and been closed")),
+    # The driver's own line when every connection is taken (pool.py's get()
+    # logs it each time a caller finds none and waits on the condition).
+    ("pool-limit", re.compile(r"Connection pool limit exceeded")),
 )
 _CHECK = re.compile(r"connection=(?P<name>\S+) purpose=(?P<purpose>\S+) "
                     r"thread=(?P<thread>\w+)")
 # The observer's send-pool lines (fake_service/observe.py).
 _POOL = re.compile(r"pool-(?P<action>get|put|expire) connection=(?P<name>\S+)"
-                   r"(?: reused=(?P<reused>\w+))?(?: idle=(?P<idle>[\d.]+))?")
+                   r"(?: reused=(?P<reused>\w+))?(?: idle=(?P<idle>[\d.]+))?"
+                   r"(?: waited=(?P<waited>[\d.]+))?(?: opened=(?P<opened>[\d.]+))?")
 # The driver's own reconnect lines name the connection by its uuid.
 _UUID = re.compile(r"\[(?P<uuid>[0-9a-f]{8}-[0-9a-f-]{27})\]")
 

@@ -139,6 +139,56 @@ def _still_alive(pids):
     return {pid for pid in pids if pid in table and table[pid][3] != "Z"}
 
 
+def tcp_sockets():
+    """{socket inode: (local "ip:port", remote "ip:port")} of every IPv4 TCP
+    socket on the machine (/proc/net/tcp)."""
+    found = {}
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                found[int(fields[9])] = (_address(fields[1]), _address(fields[2]))
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return found
+
+
+def _address(hex_pair):
+    ip, port = hex_pair.split(":")
+    octets = [str(int(ip[i:i + 2], 16)) for i in (6, 4, 2, 0)]  # little-endian
+    return f"{'.'.join(octets)}:{int(port, 16)}"
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets ``pid`` holds open ([] if unreadable)."""
+    inodes = []
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.append(int(target[8:-1]))
+    except OSError:
+        pass
+    return sorted(set(inodes))
+
+
+def inspect_tree(root):
+    """Each live process of ``root``'s tree with its parent and its TCP
+    sockets: [{pid, ppid, sockets: [{inode, local, remote}]}], read from
+    /proc (nothing the processes see)."""
+    table, tcp = proc_table(), tcp_sockets()
+    out = []
+    for pid in sorted(tree(root, table)):
+        sockets = [{"inode": i, "local": tcp[i][0], "remote": tcp[i][1]}
+                   for i in socket_inodes(pid) if i in tcp]
+        out.append({"pid": pid, "ppid": table.get(pid, (0,))[0], "sockets": sockets})
+    return out
+
+
 def processes_under(path):
     """[(pid, command line)] of the live processes owned by ``path`` or a
     directory inside it (see OWNER_ENV): a run's leftovers, found without

@@ -296,6 +296,20 @@ class PrivateBroker:
                              "state": parts[2]})
         return rows
 
+    def list_queues(self, vhost="/"):
+        """[{name, ready, unacked}] of one vhost's queues as the broker
+        counts them now (messages_ready, messages_unacknowledged)."""
+        out = self.rabbitmqctl("list_queues", "-p", vhost or "/", "name",
+                               "messages_ready", "messages_unacknowledged",
+                               "--no-table-headers")
+        rows = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                rows.append({"name": parts[0], "ready": int(parts[1]),
+                             "unacked": int(parts[2])})
+        return rows
+
     def stop(self, grace=10.0):
         """TERM then KILL the node's tree, then our epmd; idempotent."""
         started = time.monotonic()

@@ -5,7 +5,12 @@ faults through the nemesis (nemesis.py).
 Steps (the ``[[workload]]`` tables of a scenario):
 - ``call``: GET /v2.1/lab/ping, an RPC call through the API (``count``
   calls, ``concurrency`` at a time, each named ``<name>-<n>``; with
-  ``rate``, at most that many a second, and none sent after ``seconds``);
+  ``rate``, at most that many a second, and none sent after ``seconds``;
+  with ``hold = S``, GET /v2.1/lab/long instead: each call holds one of the
+  compute's executor threads for S seconds; with ``watch_queues = I``, the
+  broker's queue counts of the run's vhost are sampled every I seconds
+  while the calls run, as ``queues-listed`` events);
+- ``list-queues``: record the broker's queue counts (ready, unacked) once;
 - ``cast``: POST /v2.1/lab/casts, an RPC cast (``count``: that many casts
   at once from the API worker, in one request);
 - ``flood``: ``senders`` clients at once, each sending ``POST
@@ -15,6 +20,9 @@ Steps (the ``[[workload]]`` tables of a scenario):
   or until the broker has closed every connection of the API worker
   (``until = "api-connections-closed"``);
 - ``list-connections``: record the broker's own connection listing;
+- ``inspect-processes``: record each fake service's processes (the
+  launcher's master and its workers), their parents and the TCP sockets
+  each holds, from /proc, as a ``processes-inspected`` event;
 - ``boot``: ``count`` POST /v2.1/servers, ``concurrency`` at a time, at most
   ``rate`` per second, each recorded with its request id, server and task;
 - ``settle``: wait (at most ``seconds``) until no task is in progress;
@@ -26,6 +34,7 @@ Steps (the ``[[workload]]`` tables of a scenario):
 import concurrent.futures
 import threading
 import time
+import urllib.parse
 
 from fake_lab.checkers import evidence
 from fake_lab.errors import LabError
@@ -35,7 +44,8 @@ from fake_lab.workload.nemesis import Nemesis
 
 # The ops a scenario's [[workload]] steps may name.
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read",
-       "settle", "fault", "stop-service", "flood")
+       "settle", "fault", "stop-service", "flood", "list-queues",
+       "inspect-processes")
 FAULT_OPS = ("fault", "stop-service")
 
 
@@ -74,7 +84,15 @@ class Player:
         if step.get("count", 1) > 1:
             self._calls(step)
         else:
-            self.client.request(step, "call")
+            self._one_call(step)
+
+    def _one_call(self, step, quiet=False):
+        """One call: /lab/ping, or /lab/long when the step has ``hold``."""
+        if "hold" in step:
+            path = "/v2.1/lab/long?" + urllib.parse.urlencode(
+                {"seconds": step["hold"], "payload": step.get("name", "call")})
+            return self.client.request(step, "call", "GET", path, quiet=quiet)
+        return self.client.request(step, "call", quiet=quiet)
 
     def _calls(self, step):
         """``count`` calls, ``concurrency`` in flight at once, each recorded
@@ -94,15 +112,24 @@ class Player:
             delay = started + (n - 1) * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            return self.client.request(dict(step, name=f"{name}-{n}"), "call",
-                                       quiet=True)[0]
+            return self._one_call(dict(step, name=f"{name}-{n}"), quiet=True)[0]
 
+        watching = threading.Event()
+        watcher = None
+        if step.get("watch_queues"):
+            watcher = threading.Thread(target=self._watch_queues, daemon=True,
+                                       args=(step["watch_queues"], watching))
+            watcher.start()
         pool = concurrent.futures.ThreadPoolExecutor(step.get("concurrency", count))
         try:
             done = list(pool.map(one, range(1, count + 1)))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            watching.set()
+            if watcher is not None:
+                watcher.join()
         pool.shutdown(wait=True)
         self.say(f"  {name}: {count} call(s) in {time.monotonic() - started:.2f} s: "
                  + ", ".join(f"{done.count(k)} {k}" for k in sorted(set(done))))
@@ -236,6 +263,34 @@ class Player:
         waited = time.monotonic() - started
         self.history.event("settled", in_progress=pending, seconds=round(waited, 3))
         self.say(f"  settle: {pending} task(s) still in progress after {waited:.2f} s")
+
+    def _watch_queues(self, interval, stop):
+        """Sample the broker's queues every ``interval`` seconds until
+        ``stop`` is set (each rabbitmqctl call itself takes a while)."""
+        while True:
+            self._list_queues({})
+            if stop.wait(interval):
+                return
+
+    def _list_queues(self, step):
+        vhost = getattr(self.lab, "vhost", "/")
+        asked = time.time()
+        try:
+            rows = self.lab.broker.list_queues(vhost)
+        except LabError as exc:  # evidence missing, not a failed run
+            self.history.event("queues-listed", vhost=vhost, error=str(exc))
+            return
+        self.history.event("queues-listed", vhost=vhost, asked=round(asked, 6),
+                           queues=rows)
+
+    def _inspect_processes(self, step):
+        from fake_lab.daemons import procs
+
+        found = {name: procs.inspect_tree(daemon.pid)
+                 for name, daemon in sorted(self.lab.services.items())}
+        self.history.event("processes-inspected", services=found)
+        self.say("  inspect-processes: " + ", ".join(
+            f"{name} {len(ps)} process(es)" for name, ps in found.items()))
 
     def _list_connections(self, step):
         try:
