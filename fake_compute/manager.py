@@ -6,6 +6,7 @@ networking -> block_device_mapping -> spawning -> ACTIVE / Running, or ERROR
 with a fault.
 """
 
+import concurrent.futures
 import os
 import threading
 import time
@@ -13,7 +14,7 @@ import time
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
-from fake_compute import rpcapi
+from fake_compute import power, rpcapi
 from fake_service import context
 
 LOG = logging.getLogger(__name__)
@@ -21,14 +22,22 @@ LOG = logging.getLogger(__name__)
 BUILD_STEPS = ("networking", "block_device_mapping", "spawning")
 
 
-class ComputeManager:
+class ComputeManager(power.PowerActions):
     """RPC API 1.0: ``ping`` and ``long_operation`` (calls), ``record`` and
     ``build_and_run_instance`` (casts)."""
 
-    target = messaging.Target(version="1.0")
+    # 1.1: the server actions (fake_compute/power.py)
+    target = messaging.Target(version="1.1")
 
-    def __init__(self, host, step_delay=0.0, cast_work=0.0):
+    def __init__(self, host, step_delay=0.0, cast_work=0.0, spawn_pool_size=0):
         self.host = host
+        # nova's default_thread_pool_size: the pool of utils.spawn (native
+        # threads in threading mode, green ones when patched); 0 builds in
+        # the RPC handler's own thread, as the lab did before.
+        self.spawn_pool_size = spawn_pool_size
+        self.spawn_pool = (concurrent.futures.ThreadPoolExecutor(
+            spawn_pool_size, thread_name_prefix="default-pool")
+            if spawn_pool_size else None)
         self.step_delay = step_delay
         self.cast_work = cast_work
         self.casts = 0
@@ -79,6 +88,18 @@ class ComputeManager:
 
     @context.bind
     def build_and_run_instance(self, ctxt, instance_uuid, task_id):
+        """The cast hands the build to the default pool and returns, as
+        nova's compute manager does (utils.spawn): the RPC executor's thread
+        is free again at once, and builds beyond the pool's size wait."""
+        if self.spawn_pool is None:
+            return self._build_and_run_instance(ctxt, instance_uuid, task_id)
+        LOG.info("build of %s queued in the default pool (size %d)",
+                 instance_uuid, self.spawn_pool_size)
+        self.spawn_pool.submit(self._build_and_run_instance, ctxt, instance_uuid,
+                               task_id)
+
+    @context.bind
+    def _build_and_run_instance(self, ctxt, instance_uuid, task_id):
         LOG.info("building instance %s", instance_uuid)
         try:
             instance = self.conductor.instance_get(ctxt, uuid=instance_uuid)

@@ -41,7 +41,8 @@ def _endpoints(role, conf):
         host = conf.compute.host
         return conf.compute.topic, host, [
             manager.ComputeManager(host, conf.compute.step_delay,
-                                   conf.compute.cast_work)]
+                                   conf.compute.cast_work,
+                                   conf.default_thread_pool_size)]
     url = conf.database.connection
     if not url:
         raise cfg.RequiredOptError("connection", cfg.OptGroup("database"))

@@ -40,6 +40,9 @@ AXES = {
     "start_method": ("service", "start_method",
                      "default, fork or spawn: how oslo.service's threading "
                      "backend starts the workers"),
+    "default_thread_pool_size": ("DEFAULT", "default_thread_pool_size",
+                                 "the compute's pool for its builds (nova's "
+                                 "utils.spawn pool; 0: in the RPC thread)"),
     "container": ("lab", "container", "the WSGI container of the API"),
     "heartbeat_timeout": ("oslo_messaging_rabbit", "heartbeat_timeout_threshold",
                           "seconds before the broker gives up on a silent "
@@ -85,7 +88,8 @@ AXES = {
 
 # Options recorded in config.json (never transport_url: it has credentials).
 RECORDED = {
-    "DEFAULT": ("rpc_response_timeout", "executor_thread_pool_size"),
+    "DEFAULT": ("rpc_response_timeout", "executor_thread_pool_size",
+                "default_thread_pool_size"),
     "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
                               "rabbit_retry_interval", "rabbit_retry_backoff",
                               "rpc_conn_pool_size", "conn_pool_min_size",

@@ -156,7 +156,17 @@ service_opts = [
                     "(fork), 'spawn' starts each in a fresh interpreter."),
 ]
 
+default_opts = [
+    cfg.IntOpt("default_thread_pool_size", default=10, min=0,
+               help="As nova's option of that name: the pool that runs "
+                    "what a service spawns (here the compute's builds, "
+                    "handed over by the build_and_run_instance cast), native "
+                    "threads in threading mode and green ones when patched; "
+                    "0 builds in the RPC handler's own thread."),
+]
+
 GROUPS = {
+    "DEFAULT": default_opts,
     "lab": lab_opts,
     "api": api_opts,
     "compute": compute_opts,
@@ -171,7 +181,8 @@ def register(conf):
     from oslo_messaging import opts as om_opts
 
     for group, opts in list_opts():
-        conf.register_opts(opts, group=group)
+        # "DEFAULT" is oslo.config's unnamed group, not a group of that name.
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     for group, opts in om_opts.list_opts():
         conf.register_opts(opts, group=group)
     return conf
