@@ -146,9 +146,12 @@ def _heartbeat_closes(run, boots, idle_op):
             if op["done"] and op["done"]["type"] == "ok"
             and op["done"]["time"] <= begin}
     pids.discard(None)
+    # This run's connections only: a matrix cell shares its broker (and its
+    # log) with the other cells, each in a vhost of its own.
+    vhost = (run.read_json("config.json") or {}).get("vhost", "/")
     closed = [c for c in evidence.broker_connections(run.broker_log)
               if evidence.MISSED_HEARTBEATS in (c["close_reason"] or "")
-              and begin <= c["closed"] <= end]
+              and begin <= c["closed"] <= end and c["vhost"] in (vhost, None)]
     return {"all": closed, "api": [c for c in closed if c["pid"] in pids],
             "api_pids": sorted(pids)}
 

@@ -15,7 +15,8 @@ _ACCEPT = re.compile(r"accepting AMQP connection <(?P<conn>[\d.]+)> "
                      r"\((?P<peer>[^ ]+) -> (?P<local>[^)]+)\)")
 _AUTH = re.compile(r"connection <(?P<conn>[\d.]+)> \((?P<peer>[^ ]+) -> "
                    r"(?P<local>[^ ]+) - (?P<name>[^)]+)\): user '(?P<user>[^']*)'"
-                   r" authenticated")
+                   r" authenticated(?: and granted access to vhost "
+                   r"'(?P<vhost>[^']*)')?")
 _CLOSE = re.compile(r"closing AMQP connection <(?P<conn>[\d.]+)> "
                     r"\((?P<peer>[^ ]+) -> (?P<local>[^ ),]+)"
                     r"(?: - (?P<name>[^,)]+))?[^)]*\):?\s*(?P<reason>.*)$")
@@ -111,6 +112,7 @@ def broker_connections(path):
 
     Each is a dict: ``id`` (Erlang pid), ``peer``, ``name`` (the client's
     connection_name, once authenticated), ``pid`` (from the name),
+    ``vhost`` (once authenticated; a matrix's cells share one broker),
     ``opened``/``closed`` (epoch), ``close_reason``, ``lines`` (raw).
     """
     conns = {}
@@ -138,11 +140,14 @@ def broker_connections(path):
         conn = conns.get(hit.group("conn"))
         if conn is None:
             conn = {"id": hit.group("conn"), "peer": hit.group("peer"),
-                    "name": None, "pid": None, "opened": when, "closed": None,
+                    "name": None, "pid": None, "vhost": None, "opened": when,
+                    "closed": None,
                     "close_reason": None, "lines": []}
             conns[conn["id"]] = conn
             order.append(conn)
         conn["lines"].append(raw)
+        if kind == "auth" and hit.group("vhost") is not None:
+            conn["vhost"] = hit.group("vhost")
         if kind in ("auth", "close") and hit.group("name"):
             conn["name"] = hit.group("name").strip()
             conn["pid"] = connection_pid(conn["name"])

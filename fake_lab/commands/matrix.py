@@ -341,7 +341,8 @@ class Matrix:
 
         try:
             result = runner.play(run, self.scenario, overrides, [], make_lab, say,
-                                 extra={"cell": values, "env": env.label})
+                                 extra={"cell": values, "env": env.label,
+                                        "vhost": cell["id"]})
             imported = (run.read_json("config.json") or {}).get("imported", {})
             cell.update(status="ran", verdict=result["verdict"],
                         imported=imported.get("fake-nova-api", {}))

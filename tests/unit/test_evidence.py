@@ -70,3 +70,17 @@ def test_connection_pid():
     assert evidence.connection_pid("uwsgi:123:uuid") == 123
     assert evidence.connection_pid("weird") is None
     assert evidence.connection_pid(None) is None
+
+
+def test_a_connection_knows_its_vhost(tmp_path):
+    # A matrix's cells share one broker log: the vhost tells whose it is.
+    log = tmp_path / "broker.log"
+    log.write_text(
+        "2026-11-24 02:32:48.693314+00:00 [info] <0.916.0> connection <0.916.0> "
+        "(127.0.0.1:44526 -> 127.0.0.1:53455 - fake-compute:17984:f548c4f8): user "
+        "'lab-626db5f9' authenticated and granted access to vhost 'cell-a'\n"
+        "2026-11-24 02:32:48.693591+00:00 [info] <0.913.0> connection <0.913.0> "
+        "(127.0.0.1:44524 -> 127.0.0.1:53455 - uwsgi:17981:8ae86e3e): user "
+        "'lab-626db5f9' authenticated and granted access to vhost '/'\n")
+    conns = evidence.broker_connections(str(log))
+    assert [(c["pid"], c["vhost"]) for c in conns] == [(17984, "cell-a"), (17981, "/")]
