@@ -251,13 +251,7 @@ def _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details):
             f"{bad} boot(s) were slow, lost, failed or unanswered, but the "
             "broker closed none of the API worker's connections for missed "
             "heartbeats: something else caused it"], **details)
-    timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
-    idle = idle_op["done"]["time"] - idle_op["invoke"]["time"]
-    if timeout and idle < 3 * timeout:
-        return result(UNKNOWN, cited + [
-            "the idle period was shorter than 3 heartbeat timeouts, so a "
-            "missed heartbeat might not have been detected yet"], **details)
-    return result(NOT_REPRODUCED, cited, **details)
+    return _nothing_closed(idle_op, config, cited, details)
 
 
 def _judge_any(bad, closes, idle_op, config, cited, details):
@@ -270,6 +264,12 @@ def _judge_any(bad, closes, idle_op, config, cited, details):
             cited.append("closed for missed heartbeats, by process: " + ", ".join(
                 f"{p} {n}" for p, n in details["heartbeat_closes_by_program"].items()))
         return result(REPRODUCED, cited, **details)
+    return _nothing_closed(idle_op, config, cited, details)
+
+
+def _nothing_closed(idle_op, config, cited, details):
+    """No close and nothing bad: not-reproduced, if the idle period was long
+    enough for the broker to have noticed a missed heartbeat."""
     timeout = option(config, "oslo_messaging_rabbit", "heartbeat_timeout_threshold", 0)
     idle = idle_op["done"]["time"] - idle_op["invoke"]["time"]
     if timeout and idle < 3 * timeout:
