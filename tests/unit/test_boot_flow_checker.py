@@ -91,3 +91,29 @@ def test_without_a_final_state_it_is_unknown(tmp_path, state, needle):
     fr.final_state = state
     verdict = boot_flow.check(fr.write())
     assert verdict["verdict"] == UNKNOWN and needle in verdict["evidence"][-1]
+
+
+def test_any_failure_counts_a_services_close_too(tmp_path):
+    # mixed-upgrade: a compute's connection closed while the cloud idled.
+    fr = boot_run(tmp_path, cause="any-failure", close=False, slow=False)
+    compute = fr.connection(5.03, pid=999, program="fake-compute", uid="c")
+    fr.missed_heartbeats(compute, 8.1)
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["details"]["heartbeat_closes_by_program"] == {"fake-compute": 1}
+
+
+def test_any_failure_nothing_closed_nothing_slow_is_not_reproduced(tmp_path):
+    run = boot_run(tmp_path, cause="any-failure", close=False, slow=False)
+    assert boot_flow.check(run.write())["verdict"] == NOT_REPRODUCED
+
+
+def test_another_cells_close_on_a_shared_broker_does_not_count(tmp_path):
+    # A matrix's cells share one broker log; each cell has its own vhost.
+    fr = boot_run(tmp_path, cause="any-failure", close=False, slow=False)
+    fr.config["vhost"] = "this-cell"
+    other = fr.connection(5.03, pid=998, program="uwsgi", uid="o")
+    fr.missed_heartbeats(other, 8.1)
+    fr.broker = [line.replace("vhost '/'", "vhost 'other-cell'") for line in fr.broker]
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == NOT_REPRODUCED, verdict["evidence"]
