@@ -296,6 +296,8 @@ def _cmd_run(args):
         return errors.EXIT_INTERRUPTED
     _print_result(result)
     print(f"report: {os.path.join(rundir.path, 'report.md')}")
+    if os.path.exists(os.path.join(rundir.path, "report.html")):
+        print(f"timeline: {os.path.join(rundir.path, 'report.html')}")
     return _exit_code(result["verdict"], expect)
 
 

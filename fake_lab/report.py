@@ -2,7 +2,7 @@
 
 import os
 
-from fake_lab import sampler
+from fake_lab import sampler, timeline
 from fake_lab.checkers import concurrency
 from fake_lab.errors import StorageError
 
@@ -35,7 +35,8 @@ def render(run, result):
         folder = run.file(sub)
         if os.path.isdir(folder):
             lines += [f"- {sub}/{f}" for f in sorted(os.listdir(folder))]
-    lines += ["- history.jsonl", "- result.json", f"- {sampler.FILE}", ""]
+    lines += ["- history.jsonl", "- result.json", f"- {sampler.FILE}",
+              f"- {timeline.FILE} (the verdict and a timeline of the whole run)", ""]
     return "\n".join(lines)
 
 
@@ -59,8 +60,11 @@ def _versions(config):
 
 
 def write(run, result):
+    """report.md, then report.html (which never raises)."""
     try:
         with open(run.file("report.md"), "w") as f:
             f.write(render(run, result))
     except OSError as exc:
         raise StorageError(f"cannot write {run.file('report.md')}: {exc.strerror}")
+    finally:
+        timeline.write(run, result)

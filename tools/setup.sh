@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the lab needs on a Debian/Ubuntu machine, idempotently:
 #   - from apt: rabbitmq-server (with Erlang), Apache httpd and its headers
-#     (apache2, apache2-dev: mod_wsgi builds against apxs), and what the
-#     Python side needs to build uWSGI (a compiler, the Python headers, venv);
+#     (apache2, apache2-dev: mod_wsgi builds against apxs), what the
+#     Python side needs to build uWSGI (a compiler, the Python headers, venv),
+#     and chromium (the tests open report.html in it, headless);
 #   - a venv in .venv, on Debian's own Python (world-readable, which Apache's
 #     mod_wsgi daemon, running as www-data, needs), holding the lab, uWSGI,
 #     mod_wsgi and the test tools.
@@ -17,6 +18,8 @@ need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -x /usr/sbin/apache2 ] || need+=(apache2)
 command -v apxs >/dev/null 2>&1 || need+=(apache2-dev)
+# The headless browser the functional tests open report.html in.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x "$PY" ] || need+=(python3)
 "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ -e "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] \

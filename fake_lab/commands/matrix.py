@@ -554,7 +554,9 @@ def render_html(summary):
         verdict = c.get("verdict") or ""
         if c["status"] != "ran":
             verdict = f"{c['status']}: {c.get('reason', '')}"
-        link = (f'<a href="{esc(c["run_dir"])}/report.md">{esc(c["id"])}</a>'
+        # The cell's report.html (its timeline), and report.md beside it.
+        link = (f'<a href="{esc(c["run_dir"])}/report.html">{esc(c["id"])}</a> '
+                f'(<a href="{esc(c["run_dir"])}/report.md">md</a>)'
                 if c.get("run_dir") else esc(c["id"]))
         rows.append(f'<tr style="background:{style}">' + "".join(
             f"<td>{esc(str(c['axes'].get(k, '')))}</td>" for k in cols)

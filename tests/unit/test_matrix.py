@@ -88,7 +88,8 @@ def test_tables_link_every_cell_and_flag_disagreements():
     assert "unavailable: pip: ERROR: No matching distribution" in md
     assert "oslo.messaging 18.3.1" in md
     page = matrix.render_html(summary)
-    assert 'href="cells/a/report.md"' in page and "#f99" in page
+    assert 'href="cells/a/report.html"' in page and "#f99" in page
+    assert 'href="cells/a/report.md"' in page
 
 
 def test_series_of_picks_the_series_pinning_the_closest_release():
