@@ -2,10 +2,12 @@
 computes. Every method is an RPC call that returns plain dicts."""
 
 import uuid
+import uuid as uuid_module
 
 import sqlalchemy as sa
 from oslo_log import log as logging
 
+from fake_compute import states
 from fake_service import context, db
 
 LOG = logging.getLogger(__name__)
@@ -101,9 +103,21 @@ class ConductorManager:
     @context.bind
     def instance_delete(self, ctxt, uuid):
         with self.engine.begin() as conn:
+            inst = db.row(conn.execute(sa.select(db.instances).where(
+                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False))))
             done = conn.execute(db.instances.update().where(
                 db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False)).values(
                 deleted=True, status="DELETED", updated_at=db.now())).rowcount
+            if done and inst and inst["host"]:
+                # Give the scheduler's claim back, as placement drops the
+                # allocation of a deleted server.
+                flavor = db.row(conn.execute(sa.select(db.flavors).where(
+                    db.flavors.c.id == inst["flavor_id"])))
+                if flavor:
+                    conn.execute(db.hosts.update().where(
+                        db.hosts.c.name == inst["host"]).values(
+                        vcpus_free=db.hosts.c.vcpus_free + flavor["vcpus"],
+                        ram_free=db.hosts.c.ram_free + flavor["ram"]))
         LOG.info("instance %s deleted", uuid)
         return bool(done)
 
@@ -138,3 +152,107 @@ class ConductorManager:
                 status=status, reason=reason, updated_at=now, finished_at=now))
         LOG.info("task %s %s%s", task_id, status, f": {reason}" if reason else "")
         return True
+
+    # -- server actions (nova's compute API checks and saves) ---------------
+
+    @context.bind
+    def instance_action_start(self, ctxt, uuid, action, request_id):
+        """Check ``action`` (a key of states.ACTIONS) against the instance's
+        state and set its task_state, as nova's compute API does before the
+        cast (``instance.save(expected_task_state=...)``: the update only
+        lands if the state is still the one checked), and open its task.
+        Returns {"instance", "task"}, or {"conflict": nova's message}, or
+        None when there is no such instance."""
+        act = states.ACTIONS[action]
+        now = db.now()
+        with self.engine.begin() as conn:
+            inst = db.row(conn.execute(sa.select(db.instances).where(
+                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False))))
+            if inst is None:
+                return None
+            try:
+                states.check(action, uuid, inst["status"], inst["task_state"])
+            except states.InvalidState as exc:
+                LOG.info("instance %s: %s", uuid, exc)
+                return {"conflict": str(exc)}
+            if not inst["host"]:
+                return {"conflict": f"Instance {uuid} is not ready"}  # InstanceNotReady
+            current = db.instances.c.task_state
+            done = conn.execute(db.instances.update().where(
+                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False),
+                db.instances.c.status == inst["status"],
+                current.is_(None) if inst["task_state"] is None
+                else current == inst["task_state"]).values(
+                task_state=act.task_state, updated_at=now)).rowcount
+            if not done:
+                return {"conflict": f"Conflict updating instance {uuid}: its "
+                                    "state changed while it was checked"}
+            task = {"id": str(uuid_module.uuid4()), "kind": act.name,
+                    "resource_id": uuid, "request_id": request_id,
+                    "status": db.IN_PROGRESS, "created_at": now, "updated_at": now}
+            conn.execute(db.tasks.insert(), [task])
+        inst.update(task_state=act.task_state, updated_at=now)
+        LOG.info("instance %s: %s accepted (task_state=%s), task %s", uuid,
+                 act.name, act.task_state, task["id"])
+        return {"instance": _plain(inst), "task": _plain(task)}
+
+    @context.bind
+    def instance_update_expected(self, ctxt, uuid, values, expected_task_state):
+        """``instance_update`` only if the task_state is one of
+        ``expected_task_state`` (nova's save(expected_task_state=...)).
+        Returns {"updated": bool, "task_state": the task_state found}."""
+        expected = list(expected_task_state)
+        current = db.instances.c.task_state
+        cond = [current.in_([e for e in expected if e is not None])]
+        if None in expected:
+            cond.append(current.is_(None))
+        values = dict(values, updated_at=db.now())
+        with self.engine.begin() as conn:
+            done = conn.execute(db.instances.update().where(
+                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False),
+                sa.or_(*cond)).values(**values)).rowcount
+            found = db.row(conn.execute(sa.select(db.instances.c.task_state).where(
+                db.instances.c.uuid == uuid)))
+        if done:
+            LOG.info("instance %s: %s", uuid, ", ".join(
+                f"{k}={v}" for k, v in values.items() if k != "updated_at"))
+        return {"updated": bool(done), "task_state": found and found["task_state"]}
+
+    # -- hypervisors, limits and quotas -----------------------------------------
+
+    def _usage_by_host(self, conn):
+        query = sa.select(
+            db.instances.c.host, sa.func.count().label("instances"),
+            sa.func.sum(db.flavors.c.vcpus).label("vcpus"),
+            sa.func.sum(db.flavors.c.ram).label("ram"),
+            sa.func.sum(db.flavors.c.disk).label("disk")).select_from(
+            db.instances.join(db.flavors, db.instances.c.flavor_id == db.flavors.c.id)
+        ).where(db.instances.c.deleted.is_(False)).group_by(db.instances.c.host)
+        return {r["host"]: r for r in db.rows(conn.execute(query))}
+
+    @context.bind
+    def hypervisor_list(self, ctxt):
+        """Each host: its totals, what the scheduler claimed on it (free =
+        total - claimed) and its live instances (count and disk)."""
+        with self.engine.connect() as conn:
+            hosts = db.rows(conn.execute(sa.select(db.hosts).order_by(db.hosts.c.name)))
+            usage = self._usage_by_host(conn)
+        found = []
+        for n, host in enumerate(hosts, 1):
+            used = usage.get(host["name"]) or {}
+            found.append({
+                "id": n, "name": host["name"],
+                "vcpus": db.HOST_VCPUS, "ram": db.HOST_RAM, "disk": db.HOST_DISK,
+                "vcpus_used": db.HOST_VCPUS - host["vcpus_free"],
+                "ram_used": db.HOST_RAM - host["ram_free"],
+                "disk_used": int(used.get("disk") or 0),
+                "running_vms": int(used.get("instances") or 0)})
+        return found
+
+    @context.bind
+    def usage(self, ctxt):
+        """What the live instances use, from their flavors."""
+        with self.engine.connect() as conn:
+            by_host = self._usage_by_host(conn)
+        return {k: sum(int(u[k] or 0) for u in by_host.values())
+                for k in ("instances", "vcpus", "ram")}

@@ -14,7 +14,7 @@ import time
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
-from fake_compute import rpcapi
+from fake_compute import power, rpcapi
 from fake_service import context
 
 LOG = logging.getLogger(__name__)
@@ -22,11 +22,13 @@ LOG = logging.getLogger(__name__)
 BUILD_STEPS = ("networking", "block_device_mapping", "spawning")
 
 
-class ComputeManager:
+class ComputeManager(power.PowerActions):
     """RPC API 1.0: ``ping`` and ``long_operation`` (calls), ``record`` and
-    ``build_and_run_instance`` (casts)."""
+    ``build_and_run_instance`` (casts); 1.1 adds the server actions (casts,
+    power.PowerActions)."""
 
-    target = messaging.Target(version="1.0")
+    # 1.1: the server actions (fake_compute/power.py)
+    target = messaging.Target(version="1.1")
 
     def __init__(self, host, step_delay=0.0, cast_work=0.0, spawn_pool_size=0):
         self.host = host

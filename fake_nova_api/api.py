@@ -8,6 +8,16 @@ Shaped like the compute API v2.1, in nova's JSON and fault formats:
 - ``GET /servers[/detail]``, ``GET /servers/<id>``, ``DELETE /servers/<id>``,
   ``GET /flavors[/detail]``, ``GET /flavors/<id>``, ``GET /tasks[/<id>]``:
   synchronous, each an RPC call to the conductor that waits for its reply;
+- ``POST /servers/<id>/action``: nova's server actions (``reboot`` SOFT or
+  HARD, ``os-stop``, ``os-start``, ``pause``, ``unpause``, ``suspend``,
+  ``resume``): the conductor checks the state and sets the task_state (409
+  in nova's words otherwise) and opens a task, the API casts to the
+  instance's host and answers 202 (fake_compute/states.py, power.py);
+- ``GET /os-hypervisors[/detail|/<id>]`` (the hosts, what is claimed and
+  free), ``GET /limits`` and ``GET /os-quota-sets/<project>[/detail|
+  /defaults]`` (no quota: -1, the use from the live servers' flavors), and
+  what ``openstack quota show PROJECT`` asks of this one endpoint under
+  auth type none (Keystone's ``/projects``, neutron's ``/quotas``);
 - ``GET /lab/long?seconds=S&payload=NAME``: an RPC call to the compute
   that holds one of its executor threads for S seconds
   (executor-pool-exhaustion);
@@ -30,7 +40,7 @@ import webob
 import webob.dec
 from oslo_log import log as logging
 
-from fake_compute import rpcapi
+from fake_compute import rpcapi, states
 from fake_nova_api import compute_rpcapi
 from fake_service import context
 
@@ -43,9 +53,7 @@ VERSION = {"id": "v2.1", "status": "CURRENT",
            "media-types": [{"base": "application/json",
                             "type": "application/vnd.openstack.compute+json;version=2.1"}],
            "links": [{"rel": "self", "href": "/v2.1/"}]}
-POWER_STATES = {"NOSTATE": 0, "Running": 1, "Shutdown": 4}
-VM_STATES = {"BUILD": "building", "ACTIVE": "active", "ERROR": "error",
-             "DELETED": "deleted"}
+POWER_STATES = states.POWER_STATES
 # nova's Fault names; any other status is a computeFault (406 included).
 FAULT_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden",
               404: "itemNotFound", 405: "badMethod", 409: "conflictingRequest"}
@@ -92,7 +100,8 @@ def _server_view(req, inst, brief=False):
     if brief:
         return {"id": inst["uuid"], "name": inst["name"], "links": links}
     view = {
-        "id": inst["uuid"], "name": inst["name"], "status": inst["status"],
+        "id": inst["uuid"], "name": inst["name"],
+        "status": states.display_status(inst["status"], inst["task_state"]),
         "tenant_id": "fake-lab", "user_id": "fake-lab", "metadata": {},
         "hostId": "", "created": inst["created_at"], "updated": inst["updated_at"],
         "addresses": {}, "accessIPv4": "", "accessIPv6": "", "progress": 0,
@@ -100,7 +109,7 @@ def _server_view(req, inst, brief=False):
         "flavor": {"id": inst["flavor_id"], "links": []},
         "image": {"id": inst["image_id"], "links": []} if inst["image_id"] else "",
         "OS-EXT-STS:task_state": inst["task_state"],
-        "OS-EXT-STS:vm_state": VM_STATES.get(inst["status"], "building"),
+        "OS-EXT-STS:vm_state": states.vm_state(inst["status"]),
         "OS-EXT-STS:power_state": POWER_STATES.get(inst["power_state"], 0),
         "OS-EXT-SRV-ATTR:host": inst["host"],
         "OS-EXT-AZ:availability_zone": "nova",
@@ -112,6 +121,11 @@ def _server_view(req, inst, brief=False):
         view["fault"] = {"code": 500, "message": inst["fault"],
                          "created": inst["updated_at"]}
     return view
+
+
+def _microversion(req):
+    """The microversion the Microversion middleware negotiated."""
+    return req.environ.get("fake_lab.microversion", MIN_VERSION)
 
 
 def _flavor_view(req, flavor, brief=False):
@@ -138,6 +152,22 @@ class LabAPI:
         ("GET", r"/servers/detail", "server_detail"),
         ("GET", r"/servers/(?P<id>[^/]+)", "server_show"),
         ("DELETE", r"/servers/(?P<id>[^/]+)", "server_delete"),
+        ("POST", r"/servers/(?P<id>[^/]+)/action", "server_action"),
+        ("GET", r"/os-hypervisors", "hypervisor_list"),
+        ("GET", r"/os-hypervisors/detail", "hypervisor_detail"),
+        ("GET", r"/os-hypervisors/statistics", "hypervisor_statistics"),
+        ("GET", r"/os-hypervisors/(?P<id>[^/]+)", "hypervisor_show"),
+        ("GET", r"/os-hypervisors/(?P<id>[^/]+)/uptime", "hypervisor_uptime"),
+        ("GET", r"/os-aggregates", "aggregate_list"),
+        ("GET", r"/limits", "limits"),
+        ("GET", r"/os-quota-sets/(?P<project>[^/]+)", "quota_show"),
+        ("GET", r"/os-quota-sets/(?P<project>[^/]+)/detail", "quota_detail"),
+        ("GET", r"/os-quota-sets/(?P<project>[^/]+)/defaults", "quota_defaults"),
+        ("GET", r"/projects", "project_list"),
+        ("GET", r"/quotas/(?P<project>[^/]+)", "network_quota_show"),
+        ("GET", r"/quotas/(?P<project>[^/]+)/details(\.json)?", "network_quota_detail"),
+        ("GET", r"/quotas/(?P<project>[^/]+)/default", "network_quota_show"),
+        ("GET", r"/projects/(?P<id>[^/]+)", "project_show"),
         ("GET", r"/flavors", "flavor_list"),
         ("GET", r"/flavors/detail", "flavor_detail"),
         ("GET", r"/flavors/(?P<id>[^/]+)", "flavor_show"),
@@ -329,6 +359,198 @@ class LabAPI:
         self._instance(id)
         self.conductor.instance_delete(self._ctx(), uuid=id)
         return webob.Response(status=204)
+
+    def server_action(self, req, id):
+        """nova's server actions: reboot (SOFT or HARD), os-stop, os-start,
+        pause, unpause, suspend, resume. Checked and saved by the conductor
+        (nova's 409 on a wrong state), cast to the instance's host, 202 with
+        no body (the task's id in ``x-fake-lab-task-id``)."""
+        body = self._body(req)
+        if not isinstance(body, dict) or len(body) != 1:
+            raise Fault(400, "Malformed request body: one action expected")
+        (name, args), = body.items()
+        if name not in states.BODY_KEYS:
+            raise Fault(400, f"There is no such action: {name}")
+        reboot_type = None
+        if name == "reboot":
+            reboot_type = args.get("type") if isinstance(args, dict) else None
+            if reboot_type not in states.REBOOT_TYPES:
+                raise Fault(400, f"Invalid input for field/attribute type. Value: "
+                                 f"{reboot_type}. {reboot_type!r} is not one of "
+                                 f"{list(states.REBOOT_TYPES)}")
+            key = states.action_key("reboot", reboot_type)
+        else:
+            key = states.BODY_KEYS[name]
+        ctxt = self._ctx()
+        started = self.conductor.instance_action_start(
+            ctxt, uuid=id, action=key, request_id=context.request_id() or "-")
+        if started is None:
+            raise Fault(404, f"Instance {id} could not be found.")
+        if "conflict" in started:
+            raise Fault(409, started["conflict"])
+        inst, task = started["instance"], started["task"]
+        action = states.ACTIONS[key]
+        kwargs = {"reboot_type": reboot_type.upper()} if reboot_type else {}
+        try:
+            self.compute.instance_action(ctxt, inst["host"], action.method,
+                                         inst["uuid"], task["id"], **kwargs)
+        except Exception as exc:
+            # nova would answer 500 with the task_state left set; the lab
+            # puts it back and fails the task, so that the server can be
+            # acted on again.
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            LOG.warning("%s of %s not cast: %s", key, inst["uuid"], reason)
+            self.conductor.instance_update_expected(
+                ctxt, uuid=inst["uuid"], values={"task_state": None},
+                expected_task_state=[action.task_state])
+            self.conductor.task_finish(ctxt, task_id=task["id"], status="failed",
+                                       reason=reason)
+            raise Fault(500, f"Unexpected API Error: {reason}")
+        resp = webob.Response(status=202)
+        resp.headers["x-fake-lab-task-id"] = task["id"]
+        return resp
+
+    # -- hypervisors, limits and quotas ---------------------------------------
+
+    def _hypervisors(self):
+        return self.conductor.hypervisor_list(self._ctx())
+
+    @staticmethod
+    def _hypervisor_view(req, h, brief=False):
+        view = {"id": h["id"], "hypervisor_hostname": h["name"], "state": "up",
+                "status": "enabled"}
+        if brief:
+            return view
+        version = _microversion(req)
+        view.update({
+            "hypervisor_type": "fake", "hypervisor_version": 1000,
+            "host_ip": "127.0.0.1",
+            "vcpus": h["vcpus"], "vcpus_used": h["vcpus_used"],
+            "memory_mb": h["ram"], "memory_mb_used": h["ram_used"],
+            "free_ram_mb": h["ram"] - h["ram_used"],
+            "local_gb": h["disk"], "local_gb_used": h["disk_used"],
+            "free_disk_gb": h["disk"] - h["disk_used"],
+            "disk_available_least": h["disk"] - h["disk_used"],
+            "current_workload": 0, "running_vms": h["running_vms"],
+            "cpu_info": {} if version >= (2, 28) else "{}",
+            "service": {"host": h["name"], "id": h["id"], "disabled_reason": None}})
+        return view
+
+    def hypervisor_list(self, req):
+        return _json(200, {"hypervisors": [self._hypervisor_view(req, h, brief=True)
+                                           for h in self._hypervisors()]})
+
+    def hypervisor_detail(self, req):
+        return _json(200, {"hypervisors": [self._hypervisor_view(req, h)
+                                           for h in self._hypervisors()]})
+
+    def _hypervisor(self, id):
+        found = next((h for h in self._hypervisors()
+                      if str(h["id"]) == id or h["name"] == id), None)
+        if found is None:
+            raise Fault(404, f"Hypervisor with ID {id} could not be found.")
+        return found
+
+    def hypervisor_show(self, req, id):
+        return _json(200, {"hypervisor": self._hypervisor_view(req, self._hypervisor(id))})
+
+    def hypervisor_uptime(self, req, id):
+        view = self._hypervisor_view(req, self._hypervisor(id), brief=True)
+        view["uptime"] = " 00:00:00 up 0 min,  0 users,  load average: 0.00, 0.00, 0.00"
+        return _json(200, {"hypervisor": view})
+
+    def hypervisor_statistics(self, req):
+        views = [self._hypervisor_view(req, h) for h in self._hypervisors()]
+        keys = ("vcpus", "vcpus_used", "memory_mb", "memory_mb_used", "free_ram_mb",
+                "local_gb", "local_gb_used", "free_disk_gb", "disk_available_least",
+                "current_workload", "running_vms")
+        stats = {k: sum(v[k] for v in views) for k in keys}
+        stats["count"] = len(views)
+        return _json(200, {"hypervisor_statistics": stats})
+
+    def aggregate_list(self, req):
+        """The lab has no host aggregates (``hypervisor show`` asks)."""
+        return _json(200, {"aggregates": []})
+
+    # The lab enforces no quota (only the hosts' capacity, by the
+    # scheduler): every limit is nova's "unlimited", -1; what is used comes
+    # from the flavors of the live servers.
+    QUOTAS = ("instances", "cores", "ram", "metadata_items", "injected_files",
+              "injected_file_content_bytes", "injected_file_path_bytes",
+              "key_pairs", "server_groups", "server_group_members",
+              "fixed_ips", "floating_ips", "security_groups",
+              "security_group_rules")
+
+    def limits(self, req):
+        used = self.conductor.usage(self._ctx())
+        absolute = {
+            "maxTotalInstances": -1, "maxTotalCores": -1, "maxTotalRAMSize": -1,
+            "maxServerMeta": -1, "maxImageMeta": -1, "maxPersonality": -1,
+            "maxPersonalitySize": -1, "maxTotalKeypairs": -1,
+            "maxServerGroups": -1, "maxServerGroupMembers": -1,
+            "maxTotalFloatingIps": -1, "maxSecurityGroups": -1,
+            "maxSecurityGroupRules": -1,
+            "totalInstancesUsed": used["instances"], "totalCoresUsed": used["vcpus"],
+            "totalRAMUsed": used["ram"], "totalFloatingIpsUsed": 0,
+            "totalSecurityGroupsUsed": 0, "totalServerGroupsUsed": 0}
+        return _json(200, {"limits": {"rate": [], "absolute": absolute}})
+
+    def _quota_set(self, project, detail):
+        used = self.conductor.usage(self._ctx()) if detail else {}
+        in_use = {"instances": used.get("instances", 0),
+                  "cores": used.get("vcpus", 0), "ram": used.get("ram", 0)}
+        quota = {"id": project}
+        for name in self.QUOTAS:
+            quota[name] = ({"limit": -1, "in_use": in_use.get(name, 0),
+                            "reserved": 0} if detail else -1)
+        return _json(200, {"quota_set": quota})
+
+    def quota_show(self, req, project):
+        return self._quota_set(project, detail=False)
+
+    def quota_detail(self, req, project):
+        return self._quota_set(project, detail=True)
+
+    def quota_defaults(self, req, project):
+        return self._quota_set(project, detail=False)
+
+    # With auth type "none" the client sends every service's requests to
+    # the compute endpoint, Keystone's too: ``openstack quota show PROJECT``
+    # looks the project up here. The lab has one project, the one every
+    # server belongs to (tenant_id "fake-lab").
+    PROJECT = {"id": "fake-lab", "name": "fake-lab", "domain_id": "default",
+               "parent_id": "default", "enabled": True, "is_domain": False,
+               "description": "the fake lab's only project", "tags": [],
+               "options": {}}
+
+    def _project_view(self, req):
+        return dict(self.PROJECT, links={
+            "self": f"{req.host_url}/v2.1/projects/{self.PROJECT['id']}"})
+
+    NETWORK_QUOTAS = ("network", "subnet", "port", "router", "floatingip",
+                      "security_group", "security_group_rule", "rbac_policy",
+                      "subnetpool")
+
+    def network_quota_show(self, req, project):
+        """Neutron's quotas, asked of this endpoint too (auth type none):
+        the lab has no network service, so nothing is used or limited."""
+        return _json(200, {"quota": {n: -1 for n in self.NETWORK_QUOTAS}})
+
+    def network_quota_detail(self, req, project):
+        return _json(200, {"quota": {n: {"limit": -1, "used": 0, "reserved": 0}
+                                     for n in self.NETWORK_QUOTAS}})
+
+    def project_list(self, req):
+        name = req.params.get("name")
+        found = [] if name not in (None, self.PROJECT["name"]) else [
+            self._project_view(req)]
+        return _json(200, {"projects": found, "links": {
+            "self": req.url, "previous": None, "next": None}})
+
+    def project_show(self, req, id):
+        if id != self.PROJECT["id"]:
+            raise Fault(404, f"Could not find project: {id}.")
+        return _json(200, {"project": self._project_view(req)})
 
     # -- flavors and tasks ----------------------------------------------------
 

@@ -48,6 +48,15 @@ class ComputeAPI:
                                          instance_uuid=instance_uuid,
                                          task_id=task_id)
 
+    def instance_action(self, context, host, method, instance_uuid, task_id,
+                        **kwargs):
+        """A server action's cast to the instance's host (RPC API 1.1:
+        reboot_instance, stop_instance, start_instance, pause_instance,
+        unpause_instance, suspend_instance, resume_instance)."""
+        client = self.router.client(context)
+        client.prepare(server=host, version="1.1").cast(
+            context, method, instance_uuid=instance_uuid, task_id=task_id, **kwargs)
+
 
 def reset():
     """Forget the router (tests and cleanup)."""

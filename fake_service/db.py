@@ -75,6 +75,8 @@ FLAVORS = [("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20),
            ("3", "m1.medium", 2, 4096, 40), ("4", "m1.large", 4, 8192, 80)]
 IMAGES = [("6f0b1c9e-1f7a-4a8e-9f1e-0c2b7d8a9e01", "cirros")]
 IN_PROGRESS, COMPLETED, FAILED = "in-progress", "completed", "failed"
+# Each fake compute host's capacity (the hypervisors' totals).
+HOST_VCPUS, HOST_RAM, HOST_DISK = 64, 262144, 2048
 
 _engines = {}
 _lock = threading.Lock()
@@ -97,7 +99,7 @@ def engine(url):
         return _engines[url]
 
 
-def create_schema(url, host_names, vcpus=64, ram=262144):
+def create_schema(url, host_names, vcpus=HOST_VCPUS, ram=HOST_RAM):
     """Create the tables and the fake cloud's flavors, image and hosts."""
     eng = engine(url)
     metadata.create_all(eng)

@@ -16,11 +16,10 @@ import time
 
 import pytest
 
-from fake_lab import catalogue, settings
+from fake_lab import catalogue, runner, settings
 from fake_lab.daemons import containers, procs
 from fake_lab.daemons import rabbitmq as broker
 from fake_lab.lab import Lab as ScenarioLab
-from fake_lab.rundir import RunDir
 
 LAB = [sys.executable, "-m", "fake_lab.cli"]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -180,15 +179,17 @@ class Lab:
 def started_lab(tmp_path, scenario, overrides=None):
     """A Lab started in this process from a scenario's configuration,
     stopped on the way out whatever happens."""
-    run = RunDir.create(str(tmp_path / "runs"), scenario)
-    resolved = settings.resolve(catalogue.load(scenario), [], overrides or {},
-                                run.etc)
-    started = ScenarioLab(run, resolved)
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
+    # Prepared as the CLI prepares a run: its reaper stops what it started
+    # even if this test process is killed (a CI job cancelled by SIGTERM).
+    with runner.prepared(str(tmp_path / "runs"), scenario, say=lambda line: None) as run:
+        resolved = settings.resolve(catalogue.load(scenario), [], overrides or {},
+                                    run.etc)
+        started = ScenarioLab(run, resolved)
+        try:
+            started.start()
+            yield started
+        finally:
+            started.stop()
 
 
 @pytest.fixture

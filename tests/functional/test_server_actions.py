@@ -1,0 +1,129 @@
+"""nova's server actions, hypervisors, limits and quotas through the real
+openstack CLI against ``fake-lab up``, one lab per executor shared by the
+module's tests (a lab costs more than all its commands)."""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from fake_lab.daemons import procs
+from tests.functional.conftest import REPO, Lab
+from tests.functional.test_up import OPENSTACK, _exports, openstack
+
+
+@pytest.fixture(scope="module")
+def openstack_cli():
+    if not os.access(OPENSTACK, os.X_OK) and not shutil.which("openstack"):
+        reason = "python-openstackclient is not installed (tox -e functional installs it)"
+        if os.environ.get("FAKE_LAB_REQUIRE_ALL") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", params=["eventlet", "threading"])
+def cloud(request, real_parts, openstack_cli):
+    base = os.path.join(REPO, "runs")
+    os.makedirs(base, exist_ok=True)
+    runs = tempfile.mkdtemp(prefix="test-", dir=base)
+    os.chmod(runs, 0o755)
+    lab = Lab(runs)
+    try:
+        proc = lab.run("up", "--daemon", "--runs-dir", runs,
+                       "--executor", request.param, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        env = _exports(proc.stdout)
+        yield env
+        down = lab.run("down", env["FAKE_LAB_RUN_DIR"], timeout=120)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert procs.processes_under(env["FAKE_LAB_RUN_DIR"]) == []
+    finally:
+        lab.stop_all()
+        shutil.rmtree(runs, ignore_errors=True)
+
+
+def ok(env, *args):
+    done = openstack(env, *args)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def state(env, server):
+    shown = json.loads(ok(env, "server", "show", server, "-f", "json"))
+    return (shown["status"], shown["OS-EXT-STS:vm_state"],
+            shown["OS-EXT-STS:task_state"], shown["OS-EXT-STS:power_state"])
+
+
+def settled(env, server, timeout=30):
+    """``server show`` until no task is running on the server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = state(env, server)
+        if now[2] is None or time.monotonic() > deadline:
+            return now
+        time.sleep(0.2)
+
+
+# nova's power_state numbers: 1 Running, 3 Paused, 4 Shutdown.
+RUNNING = ("ACTIVE", "active", None, 1)
+SHUTOFF = ("SHUTOFF", "stopped", None, 4)
+PAUSED = ("PAUSED", "paused", None, 3)
+SUSPENDED = ("SUSPENDED", "suspended", None, 4)
+
+
+def test_server_actions_through_the_openstack_cli(cloud):
+    server = json.loads(ok(cloud, "server", "create", "--flavor", "m1.tiny",
+                           "--image", "cirros", "--nic", "none", "--wait",
+                           "-f", "json", "vm-actions"))
+    assert server["status"] == "ACTIVE"
+    ok(cloud, "server", "reboot", "--wait", "vm-actions")
+    assert state(cloud, "vm-actions") == RUNNING
+    ok(cloud, "server", "reboot", "--hard", "--wait", "vm-actions")
+    assert state(cloud, "vm-actions") == RUNNING
+    for verb, expected in [("stop", SHUTOFF), ("start", RUNNING), ("pause", PAUSED),
+                           ("unpause", RUNNING), ("suspend", SUSPENDED),
+                           ("resume", RUNNING)]:
+        ok(cloud, "server", verb, "vm-actions")
+        assert settled(cloud, "vm-actions") == expected, verb
+        if verb == "stop":
+            again = openstack(cloud, "server", "stop", "vm-actions")
+            assert again.returncode == 1
+            assert (f"Cannot 'stop' instance {server['id']} while it is in "
+                    "vm_state stopped") in again.stderr
+    # every action is a tracked task, completed
+    tasks = [t for t in _tasks(cloud) if t["resource_id"] == server["id"]]
+    assert [(t["kind"], t["status"]) for t in tasks] == [
+        (kind, "completed") for kind in ("boot", "reboot", "reboot", "stop", "start",
+                                         "pause", "unpause", "suspend", "resume")]
+    ok(cloud, "server", "delete", "--wait", "vm-actions")
+    assert json.loads(ok(cloud, "server", "list", "-f", "json")) == []
+
+
+def _tasks(env):
+    with urllib.request.urlopen(env["FAKE_LAB_URL"] + "/tasks", timeout=30) as resp:
+        return sorted(json.loads(resp.read())["tasks"], key=lambda t: t["created_at"])
+
+
+def test_hypervisors_limits_and_quotas_through_the_openstack_cli(cloud):
+    ok(cloud, "server", "create", "--flavor", "m1.small", "--image", "cirros",
+       "--nic", "none", "--wait", "vm-usage")
+    hypervisors = json.loads(ok(cloud, "hypervisor", "list", "--long", "-f", "json"))
+    assert sorted(h["Hypervisor Hostname"] for h in hypervisors) == [
+        "fake-compute-1", "fake-compute-2"]
+    assert sum(h["vCPUs Used"] for h in hypervisors) == 1
+    assert sum(h["Memory MB Used"] for h in hypervisors) == 2048
+    shown = json.loads(ok(cloud, "hypervisor", "show", "fake-compute-1", "-f", "json"))
+    assert shown["vcpus"] == 64
+    limits = {r["Name"]: r["Value"] for r in json.loads(
+        ok(cloud, "limits", "show", "--absolute", "-f", "json"))}
+    assert limits["total_cores_used"] == 1 and limits["total_ram_used"] == 2048
+    assert limits["total_instances_used"] == 1
+    ok(cloud, "quota", "show", "fake-lab")
+    ok(cloud, "quota", "show", "--usage", "fake-lab")
+    ok(cloud, "server", "delete", "--wait", "vm-usage")
+    hypervisors = json.loads(ok(cloud, "hypervisor", "list", "--long", "-f", "json"))
+    assert sum(h["vCPUs Used"] for h in hypervisors) == 0
