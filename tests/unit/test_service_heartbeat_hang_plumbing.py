@@ -31,13 +31,14 @@ def test_a_trickle_is_paced_and_stops_at_its_budget():
     started = time.monotonic()
     player._call({"op": "call", "name": "trickle", "count": 100, "rate": 20,
                   "seconds": 0.5, "concurrency": 2})
-    times = [t - started for t, _ in sorted(player.client.sent)]
-    # 20 a second for half a second: the calls due by then, and no more.
-    assert 10 <= len(times) <= 12, times
-    assert times[-1] <= 0.6
-    assert all(b - a >= 0.04 for a, b in zip(times, times[1:])), times
-    assert {name for _, name in player.client.sent} <= {
-        f"trickle-{n}" for n in range(1, 13)}
+    sent = sorted(player.client.sent)
+    # 20 a second for half a second: at most the calls due by then, none of
+    # them before its time (a sleep never wakes early; a loaded machine only
+    # sends fewer, later: what must hold whatever the load).
+    assert 1 <= len(sent) <= 11, sent
+    for t, name in sent:
+        n = int(name.rsplit("-", 1)[1])
+        assert n <= 11 and t - started >= (n - 1) * 0.05 - 0.005, (name, t - started)
 
 
 def test_a_trickle_with_a_budget_does_not_wait_for_the_calls_it_will_not_send():
