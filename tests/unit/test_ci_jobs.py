@@ -240,8 +240,22 @@ def test_the_workflow_passes_actionlint():
 
 
 def test_the_zuul_jobs_pass_zuul_lint():
-    # A JSON schema of Zuul's configuration: unknown keys, wrong types.
-    _run([_linter("zuul-lint", "zuul-lint"), ZUUL])
+    # zuul-lint's JSON schema of Zuul's configuration (unknown keys, wrong
+    # types), applied as its command does. Not through the command: it
+    # imports pkg_resources, which setuptools 81 and later no longer have.
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("zuul_lint")
+    if spec is None:
+        pytest.skip("zuul-lint is not installed: pip install zuul-lint")
+    from jsonschema import Draft7Validator
+
+    with open(os.path.join(os.path.dirname(spec.origin), "zuul-schema.json")) as f:
+        schema = json.load(f)
+    with open(ZUUL) as f:
+        errors = [e.message for e in Draft7Validator(schema).iter_errors(yaml.safe_load(f))]
+    assert errors == []
 
 
 def test_the_playbooks_pass_ansible_lint(tmp_path):
