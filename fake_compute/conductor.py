@@ -256,3 +256,61 @@ class ConductorManager:
             by_host = self._usage_by_host(conn)
         return {k: sum(int(u[k] or 0) for u in by_host.values())
                 for k in ("instances", "vcpus", "ram")}
+
+    # -- services (nova's servicegroup DB driver) -------------------------------
+
+    @context.bind
+    def service_report(self, ctxt, host, binary, topic=None):
+        """One report of a service's state (its row created on the first)."""
+        return _plain(report_state(self.engine, host, binary, topic))
+
+    @context.bind
+    def service_list(self, ctxt, host=None, binary=None):
+        query = sa.select(db.services).order_by(db.services.c.id)
+        if host:
+            query = query.where(db.services.c.host == host)
+        if binary:
+            query = query.where(db.services.c.binary == binary)
+        with self.engine.connect() as conn:
+            return [_plain(r) for r in db.rows(conn.execute(query))]
+
+    @context.bind
+    def service_update(self, ctxt, values, id=None, host=None, binary=None):
+        """Set ``values`` (disabled, disabled_reason, forced_down) on the
+        service with that uuid or id, or that host and binary; returns the
+        row, or None when there is none."""
+        cols = db.services.c
+        if id is not None:
+            where = (cols.uuid == str(id)) if not str(id).isdigit() else (
+                cols.id == int(id))
+        else:
+            where = sa.and_(cols.host == host, cols.binary == binary)
+        allowed = {k: v for k, v in values.items()
+                   if k in ("disabled", "disabled_reason", "forced_down")}
+        with self.engine.begin() as conn:
+            if allowed:
+                conn.execute(db.services.update().where(where).values(**allowed))
+            found = db.row(conn.execute(sa.select(db.services).where(where)))
+        if found:
+            LOG.info("service %s/%s: %s", found["host"], found["binary"], ", ".join(
+                f"{k}={v}" for k, v in allowed.items()))
+        return _plain(found)
+
+
+def report_state(engine, host, binary, topic=None):
+    """nova's ``_report_state``: report_count + 1 and updated_at now on the
+    service's row (created on its first report). The conductor calls it for
+    itself, straight to the database, and for the others over RPC."""
+    now = db.now()
+    cols = db.services.c
+    with engine.begin() as conn:
+        done = conn.execute(db.services.update().where(
+            cols.host == host, cols.binary == binary).values(
+            report_count=cols.report_count + 1, updated_at=now)).rowcount
+        if not done:
+            conn.execute(db.services.insert(), [{
+                "uuid": str(uuid.uuid4()), "host": host, "binary": binary,
+                "topic": topic, "report_count": 1, "disabled": False,
+                "forced_down": False, "created_at": now, "updated_at": now}])
+        return db.row(conn.execute(sa.select(db.services).where(
+            cols.host == host, cols.binary == binary)))

@@ -15,6 +15,7 @@ mode: eventlet when patched, threading otherwise.
 from fake_service import monkey_patch; _BACKEND_ERROR = monkey_patch.patch_or_error()  # noqa: E702,I001,E501
 
 import os  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 
@@ -49,7 +50,8 @@ def _endpoints(role, conf):
     if role == "scheduler":
         from fake_compute import scheduler
 
-        return rpcapi.SCHEDULER_TOPIC, "scheduler", [scheduler.SchedulerManager(url)]
+        return rpcapi.SCHEDULER_TOPIC, "scheduler", [scheduler.SchedulerManager(
+            url, conf.service_down_time)]
     from fake_compute import conductor
 
     return rpcapi.CONDUCTOR_TOPIC, "conductor", [conductor.ConductorManager(url)]
@@ -70,7 +72,7 @@ class RPCService(os_service.Service):
     # parses its configuration and sets up its log again, from the argv.
     def __getstate__(self):
         state = dict(super().__getstate__())
-        for name in ("conf", "server", "_stopped"):
+        for name in ("conf", "server", "_stopped", "reporter"):
             state.pop(name, None)
         return state
 
@@ -92,6 +94,9 @@ class RPCService(os_service.Service):
         self.server = rpc.get_server(messaging.Target(topic=topic, server=server_name),
                                      endpoints, executor)
         self.server.start()
+        self.reporter = _reporter(self.role, conf, server_name, topic)
+        if self.reporter is not None:
+            self.reporter.start()
         if self.role == "compute" and conf.compute.hub_probe:
             observe.start_lateness_probe(conf.compute.hub_probe, logs.log_path(conf),
                                          conf.compute.host)
@@ -107,6 +112,8 @@ class RPCService(os_service.Service):
         watchdog = threading.Timer(5.0, os._exit, (1,))
         watchdog.daemon = True
         watchdog.start()
+        if getattr(self, "reporter", None) is not None:
+            self.reporter.stop()
         if self.server is not None:
             self.server.stop()
             self.server.wait()
@@ -119,6 +126,41 @@ class RPCService(os_service.Service):
         # last as long as the service.
         self._stopped.wait()
         super().wait()
+
+
+def _reporter(role, conf, server_name, topic):
+    """The service's periodic state report (fake_compute/servicegroup.py),
+    as nova's servicegroup DB driver joins a service: every ``[DEFAULT]
+    report_interval`` seconds, through the conductor (the conductor itself
+    straight to the database). None when the interval is 0 or the run has
+    no conductor to report to."""
+    from fake_compute import servicegroup
+
+    if not conf.report_interval or "conductor" not in conf.lab.services:
+        return None
+    host = conf.compute.host if role == "compute" else socket.gethostname()
+    binary = servicegroup.BINARIES[role]
+    if role == "conductor":
+        from fake_compute import conductor
+        from fake_service import db
+
+        engine = db.engine(conf.database.connection)
+
+        def report(timeout):
+            return conductor.report_state(engine, host, binary, topic)
+    else:
+        from fake_compute import rpcapi
+        from fake_service import context
+
+        api = rpcapi.ConductorAPI()
+
+        def report(timeout):
+            # The join's calls time out sooner than rpc_response_timeout.
+            client = api.client.prepare(**({"timeout": timeout} if timeout else {}))
+            return client.call(context.rpc_context(), "service_report", host=host,
+                               binary=binary, topic=topic)
+    kind = "green" if monkey_patch.is_patched() else "native"
+    return servicegroup.Reporter(report, conf.report_interval, host, binary, kind)
 
 
 def main(argv=None, role="compute"):

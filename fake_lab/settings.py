@@ -89,7 +89,8 @@ AXES = {
 # Options recorded in config.json (never transport_url: it has credentials).
 RECORDED = {
     "DEFAULT": ("rpc_response_timeout", "executor_thread_pool_size",
-                "default_thread_pool_size"),
+                "default_thread_pool_size", "report_interval",
+                "service_down_time"),
     "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
                               "rabbit_retry_interval", "rabbit_retry_backoff",
                               "rpc_conn_pool_size", "conn_pool_min_size",

@@ -18,6 +18,11 @@ Shaped like the compute API v2.1, in nova's JSON and fault formats:
   /defaults]`` (no quota: -1, the use from the live servers' flavors), and
   what ``openstack quota show PROJECT`` asks of this one endpoint under
   auth type none (Keystone's ``/projects``, neutron's ``/quotas``);
+- ``GET /os-services`` (each service's state, up or down, from its last
+  report and ``[DEFAULT] service_down_time``, as nova's servicegroup
+  decides it) and ``PUT /os-services/<id>`` (2.53's forced_down, status
+  and disabled_reason; the older ``enable``, ``disable``,
+  ``disable-log-reason`` and ``force-down`` too);
 - ``GET /lab/long?seconds=S&payload=NAME``: an RPC call to the compute
   that holds one of its executor threads for S seconds
   (executor-pool-exhaustion);
@@ -40,7 +45,7 @@ import webob
 import webob.dec
 from oslo_log import log as logging
 
-from fake_compute import rpcapi, states
+from fake_compute import rpcapi, servicegroup, states
 from fake_nova_api import compute_rpcapi
 from fake_service import context
 
@@ -123,6 +128,17 @@ def _server_view(req, inst, brief=False):
     return view
 
 
+def _service_down_time():
+    """``[DEFAULT] service_down_time`` of the API's configuration (nova's
+    default, 60, where none is loaded)."""
+    from oslo_config import cfg
+
+    try:
+        return cfg.CONF.service_down_time
+    except cfg.Error:
+        return 60
+
+
 def _microversion(req):
     """The microversion the Microversion middleware negotiated."""
     return req.environ.get("fake_lab.microversion", MIN_VERSION)
@@ -159,6 +175,8 @@ class LabAPI:
         ("GET", r"/os-hypervisors/(?P<id>[^/]+)", "hypervisor_show"),
         ("GET", r"/os-hypervisors/(?P<id>[^/]+)/uptime", "hypervisor_uptime"),
         ("GET", r"/os-aggregates", "aggregate_list"),
+        ("GET", r"/os-services", "service_list"),
+        ("PUT", r"/os-services/(?P<id>[^/]+)", "service_update"),
         ("GET", r"/limits", "limits"),
         ("GET", r"/os-quota-sets/(?P<project>[^/]+)", "quota_show"),
         ("GET", r"/os-quota-sets/(?P<project>[^/]+)/detail", "quota_detail"),
@@ -471,6 +489,107 @@ class LabAPI:
     def aggregate_list(self, req):
         """The lab has no host aggregates (``hypervisor show`` asks)."""
         return _json(200, {"aggregates": []})
+
+    # -- services (nova's os-services, state from the servicegroup) ----------
+
+    LEGACY_SERVICE_ACTIONS = ("enable", "disable", "disable-log-reason", "force-down")
+
+    @staticmethod
+    def _service_view(req, svc, down_time, now):
+        """nova's service view: the state from the last report (is_up), the
+        id an integer before 2.53 and the uuid from it, forced_down from 2.11."""
+        version = _microversion(req)
+        view = {"id": svc["uuid"] if version >= (2, 53) else svc["id"],
+                "binary": svc["binary"], "host": svc["host"],
+                "zone": "nova" if svc["binary"] == "nova-compute" else "internal",
+                "status": "disabled" if svc["disabled"] else "enabled",
+                "state": "up" if servicegroup.is_up(svc, down_time, now) else "down",
+                "updated_at": (svc["updated_at"] or "").rstrip("Z") or None,
+                "disabled_reason": svc["disabled_reason"]}
+        if version >= (2, 11):
+            view["forced_down"] = bool(svc["forced_down"])
+        return view
+
+    def service_list(self, req):
+        services = self.conductor.service_list(
+            self._ctx(), host=req.params.get("host"),
+            binary=req.params.get("binary"))
+        now, down_time = servicegroup.utcnow(), _service_down_time()
+        return _json(200, {"services": [self._service_view(req, s, down_time, now)
+                                        for s in services]})
+
+    def service_update(self, req, id):
+        """``PUT /os-services/<id>`` as 2.53 has it (status enabled or
+        disabled with a disabled_reason, forced_down), and the actions
+        before it, which the client sends to an API whose maximum is under
+        2.53: ``enable``, ``disable``, ``disable-log-reason`` and (2.11)
+        ``force-down``, each naming the host and binary."""
+        body = self._body(req)
+        if not isinstance(body, dict):
+            raise Fault(400, "Malformed request body")
+        if id in self.LEGACY_SERVICE_ACTIONS:
+            return self._service_action(req, id, body)
+        values = {}
+        status = body.get("status")
+        if status is not None:
+            if status not in ("enabled", "disabled"):
+                raise Fault(400, f"Invalid input for field/attribute status. "
+                                 f"Value: {status}. {status!r} is not one of "
+                                 "['enabled', 'disabled']")
+            values["disabled"] = status == "disabled"
+            values["disabled_reason"] = (body.get("disabled_reason")
+                                         if status == "disabled" else None)
+        elif "disabled_reason" in body:
+            raise Fault(400, "Specifying 'disabled_reason' with status "
+                             "'enabled' is invalid.")
+        if "forced_down" in body:
+            if not isinstance(body["forced_down"], bool):
+                raise Fault(400, "Invalid input for field/attribute forced_down.")
+            values["forced_down"] = body["forced_down"]
+        if not values:
+            raise Fault(400, "No updates were requested. Fields 'status' or "
+                             "'forced_down' should be specified.")
+        found = self.conductor.service_list(self._ctx())
+        svc = next((s for s in found if id in (s["uuid"], str(s["id"]))), None)
+        if svc is None:
+            raise Fault(404, f"Service {id} could not be found.")
+        if svc["binary"] != "nova-compute":
+            raise Fault(400, f"Updating a {svc['binary']} service is not "
+                             "supported. Only nova-compute services can be "
+                             "updated.")
+        svc = self.conductor.service_update(self._ctx(), values=values,
+                                            id=svc["uuid"])
+        return _json(200, {"service": self._service_view(
+            req, svc, _service_down_time(), servicegroup.utcnow())})
+
+    def _service_action(self, req, action, body):
+        host, binary = body.get("host"), body.get("binary")
+        if not host or not binary:
+            raise Fault(400, "Invalid input: 'host' and 'binary' are required")
+        if action == "force-down":
+            if _microversion(req) < (2, 11):
+                raise Fault(404, "PUT /os-services/force-down needs "
+                                 "microversion 2.11 or later")
+            forced = body.get("forced_down")
+            if not isinstance(forced, bool):
+                raise Fault(400, "Invalid input for field/attribute forced_down.")
+            values, shown = {"forced_down": forced}, {"forced_down": forced}
+        elif action == "enable":
+            values = {"disabled": False, "disabled_reason": None}
+            shown = {"status": "enabled"}
+        else:
+            reason = body.get("disabled_reason") if action == "disable-log-reason" else None
+            if action == "disable-log-reason" and not reason:
+                raise Fault(400, "Missing disabled reason field")
+            values = {"disabled": True, "disabled_reason": reason}
+            shown = {"status": "disabled"}
+            if reason:
+                shown["disabled_reason"] = reason
+        svc = self.conductor.service_update(self._ctx(), values=values, host=host,
+                                            binary=binary)
+        if svc is None:
+            raise Fault(404, f"Service {binary} on host {host} could not be found.")
+        return _json(200, {"service": dict({"host": host, "binary": binary}, **shown)})
 
     # The lab enforces no quota (only the hosts' capacity, by the
     # scheduler): every limit is nova's "unlimited", -1; what is used comes

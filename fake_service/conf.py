@@ -163,6 +163,18 @@ default_opts = [
                     "handed over by the build_and_run_instance cast), native "
                     "threads in threading mode and green ones when patched; "
                     "0 builds in the RPC handler's own thread."),
+    cfg.IntOpt("report_interval", default=10, min=0,
+               help="As nova's option of that name: seconds between two "
+                    "reports of a fake RPC service's state (its services "
+                    "row's report_count and updated_at), through the "
+                    "conductor, or straight to the database for the "
+                    "conductor itself, as nova's servicegroup DB driver "
+                    "does; 0: no report. Services report only when the run "
+                    "has a conductor ([lab] services)."),
+    cfg.IntOpt("service_down_time", default=60, min=1,
+               help="As nova's option of that name: a service whose last "
+                    "report is older than this many seconds is down "
+                    "(GET /os-services, the scheduler)."),
 ]
 
 GROUPS = {
@@ -183,7 +195,12 @@ def register(conf):
     for group, opts in list_opts():
         # "DEFAULT" is oslo.config's unnamed group, not a group of that name.
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
-    for group, opts in om_opts.list_opts():
+    # oslo.messaging's own Opt objects, not list_opts()'s deep copies: the
+    # driver registers the originals again when it loads, and a copy that
+    # oslo.config has since marked (it logged a deprecation, e.g. 17.x's
+    # heartbeat_in_pthread, when oslo.service's launcher logged every
+    # option) no longer equals its original: DuplicateOptError.
+    for group, opts in getattr(om_opts, "_opts", None) or om_opts.list_opts():
         conf.register_opts(opts, group=group)
     return conf
 

@@ -5,7 +5,8 @@ Tables: ``flavors``, ``images``, ``hosts`` (the fake compute hosts and their
 free capacity), ``instances`` (nova's status, task_state and power_state),
 ``tasks`` (every asynchronous API operation, tracked to completion) and
 ``builds`` (one row each time a compute host really builds an instance, so
-that a checker can count duplicates).
+that a checker can count duplicates) and ``services`` (each RPC service's
+last report, as nova's servicegroup DB driver writes it).
 """
 
 import datetime
@@ -70,6 +71,23 @@ builds = sa.Table(
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("request_id", sa.String(64), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False))
+
+# nova's services table, as its servicegroup DB driver keeps it: each
+# service's last report (report_count, updated_at) and what an operator set.
+services = sa.Table(
+    "services", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("binary", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255)),
+    sa.Column("report_count", sa.Integer, nullable=False, default=0),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("disabled_reason", sa.String(255)),
+    sa.Column("forced_down", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+    sa.UniqueConstraint("host", "binary"))
 
 FLAVORS = [("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20),
            ("3", "m1.medium", 2, 4096, 40), ("4", "m1.large", 4, 8192, 80)]

@@ -21,6 +21,7 @@ from fake_lab.checkers import (
     network_blackhole,
     pool_expiry,
     send_pool_contention,
+    service_flap,
     service_heartbeat_hang,
     uwsgi_enable_threads,
     uwsgi_lazy_apps,
@@ -40,7 +41,8 @@ CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check
             "fork-after-connect": fork_after_connect.check,
             "uwsgi-lazy-apps": uwsgi_lazy_apps.check,
             "executor-pool-exhaustion": executor_pool_exhaustion.check,
-            "send-pool-contention": send_pool_contention.check}
+            "send-pool-contention": send_pool_contention.check,
+            "service-flap": service_flap.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

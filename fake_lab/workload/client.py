@@ -89,3 +89,18 @@ class Client:
                 return len(json.loads(resp.read())["tasks"])
         except (OSError, ValueError, KeyError):
             return None
+
+    def services(self, timeout=5):
+        """(services, error) from GET /v2.1/os-services at microversion 2.11
+        (so forced_down is shown): each service's id, host, binary, state,
+        status, updated_at, forced_down and disabled_reason."""
+        req = urllib.request.Request(
+            self.lab.api_url + "/v2.1/os-services",
+            headers={"OpenStack-API-Version": "compute 2.11"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read())["services"], None
+        except urllib.error.HTTPError as exc:
+            return None, f"HTTP {exc.code}"
+        except (OSError, ValueError, KeyError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"

@@ -27,6 +27,10 @@ Steps (the ``[[workload]]`` tables of a scenario):
   ``rate`` per second, each recorded with its request id, server and task;
 - ``settle``: wait (at most ``seconds``) until no task is in progress;
 - ``read``: ``count`` GET /v2.1/servers/detail;
+- ``watch-services``: GET /v2.1/os-services every ``interval`` seconds
+  (0.5 by default) for ``seconds``, in the background beside the steps
+  that follow; each answer is a ``services-listed`` event (every service's
+  host, binary, state, status, updated_at, forced_down; or the error);
 - ``fault``: a target, a verb and options (nemesis.py; ``fake-lab faults``
   lists them); ``stop-service`` is ``fault`` service stop.
 """
@@ -45,7 +49,7 @@ from fake_lab.workload.nemesis import Nemesis
 # The ops a scenario's [[workload]] steps may name.
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read",
        "settle", "fault", "stop-service", "flood", "list-queues",
-       "inspect-processes")
+       "inspect-processes", "watch-services")
 FAULT_OPS = ("fault", "stop-service")
 
 
@@ -70,6 +74,11 @@ class Player:
                     background.append(thread)
                 elif step["op"] in FAULT_OPS:
                     self.nemesis.run(step)
+                elif step["op"] == "watch-services":
+                    thread = threading.Thread(target=self._watch_services,
+                                              args=(step,), daemon=True)
+                    thread.start()
+                    background.append(thread)
                 else:
                     getattr(self, "_" + step["op"].replace("-", "_"))(step)
         finally:
@@ -263,6 +272,36 @@ class Player:
         waited = time.monotonic() - started
         self.history.event("settled", in_progress=pending, seconds=round(waited, 3))
         self.say(f"  settle: {pending} task(s) still in progress after {waited:.2f} s")
+
+    def _watch_services(self, step):
+        """Sample ``GET /os-services`` as an operator's ``openstack compute
+        service list`` would, every ``interval`` seconds for ``seconds``."""
+        interval, seconds = step.get("interval", 0.5), step.get("seconds", 10.0)
+        name = step.get("name", "watch-services")
+        op_id = self.history.invoke("watch-services", name=name, interval=interval,
+                                    seconds=seconds)
+        started = time.monotonic()
+        samples = downs = 0
+        while time.monotonic() - started < seconds:
+            asked = time.time()
+            services, error = self.client.services()
+            samples += 1
+            if error:
+                self.history.event("services-listed", watch=name, asked=round(asked, 6),
+                                   error=error)
+            else:
+                downs += sum(s.get("state") == "down" for s in services)
+                self.history.event("services-listed", watch=name, asked=round(asked, 6),
+                                   latency=round(time.time() - asked, 6),
+                                   services=services)
+            delay = started + samples * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self.history.complete(op_id, "watch-services", OK, name=name,
+                              samples=samples,
+                              elapsed=round(time.monotonic() - started, 6))
+        self.say(f"  {name}: {samples} sample(s) of /os-services, "
+                 f"{downs} service(s) shown down")
 
     def _watch_queues(self, interval, stop):
         """Sample the broker's queues every ``interval`` seconds until

@@ -83,3 +83,23 @@ def test_a_database_password_from_the_command_line_is_not_recorded(tmp_path,
 def test_an_unset_database_url_is_recorded_as_unset(tmp_path, scenario):
     s = settings.resolve(scenario, [], {}, str(tmp_path))
     assert s.get("database", "connection") is None
+
+
+def test_oslo_messagings_own_options_are_registered_not_copies():
+    # The rabbit driver registers its options again when it loads; a copy
+    # registered first stops equalling its original once oslo.config marks
+    # it (a logged deprecation: 17.x's heartbeat_in_pthread, when
+    # oslo.service's launcher logs every option): DuplicateOptError.
+    from oslo_config import cfg
+    from oslo_messaging._drivers import impl_rabbit
+
+    from fake_service import conf as lab_conf
+
+    conf = lab_conf.register(cfg.ConfigOpts())
+    original = next(o for o in impl_rabbit.rabbit_opts if o.name == "heartbeat_rate")
+    assert conf._get_opt_info("heartbeat_rate", "oslo_messaging_rabbit")["opt"] is original
+    original._logged_deprecation = True  # as oslo.config marks an option it warned of
+    try:
+        conf.register_opts(impl_rabbit.rabbit_opts, group="oslo_messaging_rabbit")
+    finally:
+        original._logged_deprecation = False
