@@ -55,6 +55,24 @@ def probe_figures(samples, start, end, interval):
     return figures
 
 
+
+def kept_busy(judgement, lines, path):
+    """Cite the flood's casts the compute ran (``judgement``: start, end,
+    sent, pid, t); Verdict unknown when it ran none, or fewer than half:
+    it was not kept busy. Shared by busy-starvation and service-flap."""
+    j, t = judgement, judgement.t
+    casts = [e["time"] for e in lines if e["logger"] == "fake_compute.manager"
+             and _CAST.match(e["msg"]) and j.start <= e["time"] <= j.end]
+    j.details.update(casts_run=len(casts), casts_sent=j.sent)
+    if not casts:
+        raise Verdict(UNKNOWN, f"the compute ({path}) ran no cast during the "
+                      "flood: it was never busy")
+    j.cited.append(f"the compute (PID {j.pid}) ran {len(casts)} of the "
+                   f"{j.sent} cast(s) from {t(casts[0])} to {t(casts[-1])}")
+    if len(casts) < 0.5 * j.sent:
+        raise Verdict(UNKNOWN, "it ran fewer than half the casts sent: it "
+                      "was not kept busy, the run cannot tell")
+
 class _Judgement(Judgement):
     def steps(self):
         self._flood()
@@ -82,7 +100,6 @@ class _Judgement(Judgement):
             f"until {t(self.end)}; heartbeat_timeout_threshold = {self.timeout} s")
 
     def _busy(self):
-        t = self.t
         path = self.run.log(COMPUTE_LOG)
         lines = evidence.service_lines(path)
         self.events = evidence.client_events(path)
@@ -90,17 +107,7 @@ class _Judgement(Judgement):
         # The process that serves RPC: under oslo.service's threading
         # backend a cotyledon worker, not the master that logged first.
         self.pid = evidence.server_pid(lines)
-        casts = [e["time"] for e in lines if e["logger"] == "fake_compute.manager"
-                 and _CAST.match(e["msg"]) and self.start <= e["time"] <= self.end]
-        self.details.update(casts_run=len(casts), casts_sent=self.sent)
-        if not casts:
-            raise Verdict(UNKNOWN, f"the compute ({self.run.log(COMPUTE_LOG)}) ran "
-                          "no cast during the flood: it was never busy")
-        self.cited.append(f"the compute (PID {self.pid}) ran {len(casts)} of the "
-                          f"{self.sent} cast(s) from {t(casts[0])} to {t(casts[-1])}")
-        if len(casts) < 0.5 * self.sent:
-            raise Verdict(UNKNOWN, "it ran fewer than half the casts sent: it "
-                          "was not kept busy, the run cannot tell")
+        kept_busy(self, lines, path)
 
     def _probe(self):
         if not self.samples:

@@ -29,7 +29,7 @@ log (its connections).
 
 import re
 
-from fake_lab.checkers import evidence
+from fake_lab.checkers import busy_starvation, evidence
 from fake_lab.checkers.busy_starvation import probe_figures
 from fake_lab.checkers.verdicts import (
     NOT_REPRODUCED,
@@ -42,7 +42,6 @@ from fake_lab.checkers.verdicts import (
 
 COMPUTE = "fake-compute-1"
 BINARY = "nova-compute"
-_CAST = re.compile(r"(?:\[[^\]]*\] )?cast \d+: ")
 _REPORT = re.compile(r"report-state host=(?P<host>\S+) binary=(?P<binary>\S+) "
                      r"report_count=(?P<count>\S+) late=(?P<late>[\d.]+) "
                      r"took=(?P<took>[\d.]+) thread=(?P<thread>\w+)")
@@ -128,20 +127,9 @@ class _Judgement(Judgement):
             f"service_down_time = {self.down_time} s")
 
     def _busy(self):
-        t = self.t
         self.lines = evidence.service_lines(self.run.log(COMPUTE))
         self.pid = evidence.server_pid(self.lines)
-        casts = [e["time"] for e in self.lines if e["logger"] == "fake_compute.manager"
-                 and _CAST.match(e["msg"]) and self.start <= e["time"] <= self.end]
-        self.details.update(casts_run=len(casts), casts_sent=self.sent)
-        if not casts:
-            raise Verdict(UNKNOWN, f"the compute ({self.run.log(COMPUTE)}) ran no "
-                          "cast during the flood: it was never busy")
-        self.cited.append(f"the compute (PID {self.pid}) ran {len(casts)} of the "
-                          f"{self.sent} cast(s) from {t(casts[0])} to {t(casts[-1])}")
-        if len(casts) < 0.5 * self.sent:
-            raise Verdict(UNKNOWN, "it ran fewer than half the casts sent: it "
-                          "was not kept busy, the run cannot tell")
+        busy_starvation.kept_busy(self, self.lines, self.run.log(COMPUTE))
 
     def _reports(self):
         t = self.t

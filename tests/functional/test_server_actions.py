@@ -3,47 +3,19 @@ openstack CLI against ``fake-lab up``, one lab per executor shared by the
 module's tests (a lab costs more than all its commands)."""
 
 import json
-import os
-import shutil
-import tempfile
 import time
 import urllib.request
 
 import pytest
 
-from fake_lab.daemons import procs
-from tests.functional.conftest import REPO, Lab
-from tests.functional.test_up import OPENSTACK, _exports, openstack
-
-
-@pytest.fixture(scope="module")
-def openstack_cli():
-    if not os.access(OPENSTACK, os.X_OK) and not shutil.which("openstack"):
-        reason = "python-openstackclient is not installed (tox -e functional installs it)"
-        if os.environ.get("FAKE_LAB_REQUIRE_ALL") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+from tests.functional.test_up import openstack, require_openstack_cli, shared_cloud
 
 
 @pytest.fixture(scope="module", params=["eventlet", "threading"])
-def cloud(request, real_parts, openstack_cli):
-    base = os.path.join(REPO, "runs")
-    os.makedirs(base, exist_ok=True)
-    runs = tempfile.mkdtemp(prefix="test-", dir=base)
-    os.chmod(runs, 0o755)
-    lab = Lab(runs)
-    try:
-        proc = lab.run("up", "--daemon", "--runs-dir", runs,
-                       "--executor", request.param, timeout=120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        env = _exports(proc.stdout)
+def cloud(request, real_parts):
+    require_openstack_cli()
+    with shared_cloud("--executor", request.param) as env:
         yield env
-        down = lab.run("down", env["FAKE_LAB_RUN_DIR"], timeout=120)
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert procs.processes_under(env["FAKE_LAB_RUN_DIR"]) == []
-    finally:
-        lab.stop_all()
-        shutil.rmtree(runs, ignore_errors=True)
 
 
 def ok(env, *args):

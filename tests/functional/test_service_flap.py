@@ -3,15 +3,10 @@
 services through the real openstack CLI against ``fake-lab up``."""
 
 import json
-import os
-import shutil
-import tempfile
 
 import pytest
 
-from fake_lab.daemons import procs
-from tests.functional.conftest import REPO, Lab
-from tests.functional.test_up import OPENSTACK, _exports, openstack
+from tests.functional.test_up import openstack, require_openstack_cli, shared_cloud
 
 
 def test_eventlet_compute_is_called_down_while_alive_and_connected(lab):
@@ -41,27 +36,9 @@ def test_threading_compute_stays_up_while_busy(lab):
 
 @pytest.fixture(scope="module")
 def cloud(real_parts):
-    if not os.access(OPENSTACK, os.X_OK) and not shutil.which("openstack"):
-        reason = "python-openstackclient is not installed (tox -e functional installs it)"
-        if os.environ.get("FAKE_LAB_REQUIRE_ALL") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    base = os.path.join(REPO, "runs")
-    os.makedirs(base, exist_ok=True)
-    runs = tempfile.mkdtemp(prefix="test-", dir=base)
-    os.chmod(runs, 0o755)
-    lab = Lab(runs)
-    try:
-        proc = lab.run("up", "--daemon", "--runs-dir", runs, timeout=120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        env = _exports(proc.stdout)
+    require_openstack_cli()
+    with shared_cloud() as env:
         yield env
-        down = lab.run("down", env["FAKE_LAB_RUN_DIR"], timeout=120)
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert procs.processes_under(env["FAKE_LAB_RUN_DIR"]) == []
-    finally:
-        lab.stop_all()
-        shutil.rmtree(runs, ignore_errors=True)
 
 
 def ok(env, *args):

@@ -1,28 +1,58 @@
 """A lab that stays up, driven by the real openstack CLI (no Keystone)."""
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
 import pytest
 
 from fake_lab.daemons import procs
+from tests.functional.conftest import REPO, Lab
 
 OPENSTACK = os.path.join(os.path.dirname(sys.executable), "openstack")
 
 
-@pytest.fixture(autouse=True)
-def openstack_cli():
+def require_openstack_cli():
+    """Skip, or fail where nothing may be skipped, without the real CLI."""
     if not os.access(OPENSTACK, os.X_OK) and not shutil.which("openstack"):
         reason = "python-openstackclient is not installed (tox -e functional installs it)"
         if os.environ.get("FAKE_LAB_REQUIRE_ALL") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def openstack_cli():
+    require_openstack_cli()
+
+
+@contextlib.contextmanager
+def shared_cloud(*up_args):
+    """A ``fake-lab up --daemon`` for a module's tests to share (a lab costs
+    more than all its commands): its exports; brought down, nothing left."""
+    base = os.path.join(REPO, "runs")
+    os.makedirs(base, exist_ok=True)
+    runs = tempfile.mkdtemp(prefix="test-", dir=base)
+    os.chmod(runs, 0o755)
+    lab = Lab(runs)
+    try:
+        proc = lab.run("up", "--daemon", "--runs-dir", runs, *up_args, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        env = _exports(proc.stdout)
+        yield env
+        down = lab.run("down", env["FAKE_LAB_RUN_DIR"], timeout=120)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert procs.processes_under(env["FAKE_LAB_RUN_DIR"]) == []
+    finally:
+        lab.stop_all()
+        shutil.rmtree(runs, ignore_errors=True)
 
 
 def _exports(text):
