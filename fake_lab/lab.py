@@ -20,7 +20,7 @@ from fake_lab.daemons import containers, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
 from fake_lab.errors import DaemonFailed, UsageError
-from fake_service import db, monkey_patch
+from fake_service import monkey_patch
 
 READY = re.compile(r"RPC server started")
 
@@ -34,6 +34,8 @@ def final_state(url):
     """{"instances": {uuid: row}, "builds": {uuid: count}, "tasks": {id: row}}
     read from the database at ``url``, JSON-ready."""
     import sqlalchemy as sa
+
+    from fake_service import db
 
     def plain(row):
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v)
@@ -222,6 +224,8 @@ class Lab:
             "sqlite:///" + self.run.file("fake-lab.sqlite"))
         hosts = [f"fake-compute-{n}" for n in range(
             1, self.settings.get("lab", "compute_hosts") + 1)]
+        from fake_service import db  # SQLAlchemy: 0.2 s the runner spares
+
         try:
             db.create_schema(url, hosts)
         except Exception as exc:  # SQLAlchemy's errors are many and verbose
@@ -259,9 +263,11 @@ class Lab:
             container, services = self.container, list(self.services.values())
         # The services first (in parallel), then the broker: stopped the
         # other way round, the services would log reconnect attempts.
+        # A run's parts are thrown away: nothing waits for a graceful exit
+        # that only adds shutdown lines after the evidence.
         stoppers = []
         if container is not None:
-            stoppers.append(container.stop)
+            stoppers.append(lambda: container.stop(fast=True))
         for daemon in services:
             stoppers.append(lambda d=daemon: d.stop(grace=10))
         threads = [threading.Thread(target=f) for f in stoppers]
@@ -275,7 +281,7 @@ class Lab:
         # on the wire), side by side: nothing is left to cross the relay.
         last = [d.stop for d in (self.relay,) if d is not None]
         if self.own_broker:
-            last.append(self.broker.stop)
+            last.append(lambda: self.broker.stop(fast=True))
         threads = [threading.Thread(target=f) for f in last]
         for t in threads:
             t.start()

@@ -30,7 +30,7 @@ from fake_lab.history import History
 from fake_lab.lab import Lab
 from fake_lab.rundir import RunDir
 from fake_lab.workload.generator import Player
-from fake_service import rpc
+from fake_service import version_of
 
 VERSIONS = ("oslo.messaging", "kombu", "amqp", "eventlet", "uWSGI")
 
@@ -108,7 +108,7 @@ def configure(rundir, scenario, overrides, user_files, extra=None):
                     "options": scenario.get("checker_options", {})},
         "workload": scenario.get("workload", []),
         "options": settings.values, "files": settings.files,
-        "runner_versions": {d: rpc.version_of(d) for d in VERSIONS},
+        "runner_versions": {d: version_of(d) for d in VERSIONS},
         **(extra or {})})
     return settings
 

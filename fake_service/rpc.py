@@ -8,7 +8,7 @@ that every fake service opens its connections the same way.
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
-from fake_service import logs, monkey_patch, observe
+from fake_service import logs, monkey_patch, observe, version_of
 
 LOG = logging.getLogger(__name__)
 
@@ -83,16 +83,6 @@ def get_server(target, endpoints, executor):
     return messaging.get_rpc_server(TRANSPORT, target, endpoints,
                                     executor=executor,
                                     access_policy=access_policy)
-
-
-def version_of(distribution):
-    """The installed version of a distribution, or '?'."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 class ClientRouter:

@@ -284,7 +284,7 @@ class Matrix:
             finally:
                 with runner.signals_deferred():
                     self._abort()
-                    broker.stop()
+                    broker.stop(fast=True)  # throwaway, as a run's own
 
     def run_cells(self, mdir, broker, cells):
         """Prepare and run ``cells`` (in parallel); each gets its verdict."""

@@ -61,9 +61,16 @@ class Container:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self):
+    # Whether stop(fast=True) may KILL the tree: only where that leaves
+    # nothing behind (Apache's children hold SysV semaphores).
+    killable = False
+
+    def stop(self, fast=False):
         if self.daemon is not None:
-            self.daemon.stop(self.stop_signal, grace=15)
+            if fast and self.killable:
+                self.daemon.stop(signal.SIGKILL, grace=0)
+            else:
+                self.daemon.stop(self.stop_signal, grace=15)
             self.daemon = None
 
 
@@ -72,8 +79,11 @@ class UWSGI(Container):
 
     name = "uwsgi"
     # SIGTERM makes a uWSGI master reload unless die-on-term; SIGINT always
-    # stops it (about 1 s).
+    # stops it, in about 1 s (the master's loop ticks once a second). At the
+    # end of a run nothing needs that: the workers skip their teardown
+    # anyway, so the broker sees the same closed sockets either way.
     stop_signal = signal.SIGINT
+    killable = True
 
     def __init__(self, run, settings, pyenv=pyenvs.LAB):
         super().__init__(run, settings, pyenv)
@@ -206,8 +216,8 @@ class ModWSGI(Container):
         self._tmp = path
         return path
 
-    def stop(self):
-        super().stop()
+    def stop(self, fast=False):
+        super().stop(fast)
         if getattr(self, "_tmp", None):
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
