@@ -11,6 +11,7 @@ of its own) and the ``pyenv`` of the oslo.messaging release it runs.
 
 import os
 import re
+import sys
 import threading
 import time
 
@@ -19,7 +20,7 @@ from fake_lab import settings as settings_mod
 from fake_lab.daemons import containers, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
-from fake_lab.errors import DaemonFailed, UsageError
+from fake_lab.errors import DaemonFailed, LabError, UsageError
 from fake_service import monkey_patch
 
 READY = re.compile(r"RPC server started")
@@ -58,13 +59,17 @@ def final_state(url):
 
 class Lab:
     def __init__(self, run, settings, broker_port=0, api_port=0, broker=None,
-                 vhost="/", pyenv=pyenvs.LAB):
+                 vhost="/", pyenv=pyenvs.LAB, own_vhost=False):
         self.run = run
         self.settings = settings
         self.own_broker = broker is None
         self.broker = broker or broker_mod.PrivateBroker(
             run.file("broker"), log_dir=run.logs, port=broker_port)
         self.vhost = vhost
+        # A vhost this lab creates on a running broker and deletes at the
+        # end (``--broker``); a matrix's cells have theirs from its boot.
+        self.own_vhost = own_vhost
+        self._vhost_made = False
         self.pyenv = pyenv
         self.api_port = api_port
         self.container = None
@@ -131,6 +136,9 @@ class Lab:
                 self._spawning()
                 self.broker.launch()
         else:  # a shared node: its log is the cell's broker log too
+            if self.own_vhost:
+                self.broker.add_vhost(self.vhost)
+                self._vhost_made = True
             os.symlink(os.path.relpath(self.broker.log_file, self.run.logs),
                        self.run.broker_log)
         taken = {self.broker.port, self.broker.dist_port, self.broker.epmd_port}
@@ -245,6 +253,15 @@ class Lab:
             state = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
         return self.run.write_json("final-state.json", state)
 
+    def _delete_vhost(self):
+        try:
+            self.broker.delete_vhost(self.vhost)
+            self._vhost_made = False
+        except LabError as exc:
+            # Said, not raised: stop() must go on stopping the rest.
+            print(f"fake-lab: vhost {self.vhost} left on the broker of "
+                  f"{self.broker.workdir}: {exc}", file=sys.stderr)
+
     def stop_service(self, name):
         """Stop one fake service (a fault: e.g. a compute host going away)."""
         daemon = self.services.pop(name)
@@ -282,6 +299,8 @@ class Lab:
         last = [d.stop for d in (self.relay,) if d is not None]
         if self.own_broker:
             last.append(lambda: self.broker.stop(fast=True))
+        if self._vhost_made:
+            last.append(self._delete_vhost)
         threads = [threading.Thread(target=f) for f in last]
         for t in threads:
             t.start()

@@ -16,6 +16,7 @@ verdict ``unknown`` with the reason and the phase it happened in.
 """
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -24,8 +25,9 @@ import traceback
 from fake_lab import checkers, report
 from fake_lab import settings as settings_mod
 from fake_lab.checkers import evidence
+from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import reaper
-from fake_lab.errors import LabError
+from fake_lab.errors import LabError, UsageError
 from fake_lab.history import History
 from fake_lab.lab import Lab
 from fake_lab.rundir import RunDir
@@ -133,15 +135,36 @@ def record_imported(rundir, lab):
 
 
 def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
-        api_port=0, say=print):
-    """Run ``scenario`` (a catalogue dict); returns (result dict, RunDir)."""
+        api_port=0, say=print, broker=None):
+    """Run ``scenario`` (a catalogue dict); returns (result dict, RunDir).
+    ``broker``: reuse the running broker it names (``--broker``), in a
+    vhost of the run's own, instead of booting one."""
     name = scenario["name"]
+    shared = None
+    if broker:
+        faulted = sorted({s.get("target") for s in scenario["workload"]
+                          if s.get("op") == "fault"} & {"broker", "rabbit-node"})
+        if faulted:
+            raise UsageError(f"--broker: scenario {name} injects faults into the "
+                             f"{faulted[0]}; it needs a broker of its own")
+        shared = broker_mod.find(broker, runs_dir)
     with prepared(runs_dir, name, say) as rundir:
         say(f"{name}: {scenario['summary']}")
         say(f"run directory: {rundir.path}")
-        result = play(rundir, scenario, overrides, user_files,
-                      lambda settings: Lab(rundir, settings, broker_port, api_port),
-                      say)
+        vhost = os.path.basename(rundir.path) if shared else "/"
+        extra = shared and {"vhost": vhost, "broker": shared.workdir}
+        if shared:
+            say(f"broker: {shared.nodename} of {os.path.dirname(shared.workdir)}, "
+                f"vhost {vhost}")
+
+        def make_lab(settings):
+            if shared is None:
+                return Lab(rundir, settings, broker_port, api_port)
+            return Lab(rundir, settings, api_port=api_port, broker=shared,
+                       vhost=vhost, own_vhost=True)
+
+        result = play(rundir, scenario, overrides, user_files, make_lab, say,
+                      extra)
     return result, rundir
 
 

@@ -1,8 +1,11 @@
-"""The private node's files: only the core applications on its code path."""
+"""The private node: its files, and finding a running one again (--broker)."""
 
 import os
 
+import pytest
+
 from fake_lab.daemons import rabbitmq
+from fake_lab.errors import LabError, UsageError
 
 
 def _app(root, name, version, deps):
@@ -56,3 +59,63 @@ def test_the_node_boots_with_its_own_plugins_directory(tmp_path, monkeypatch):
     # The VM starts distribution itself, on the node's own name and port.
     assert f"-sname {broker.nodename}" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
     assert "inet_dist_listen_min 25673" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+
+
+def _node_dir(tmp_path, name, port):
+    workdir = tmp_path / name / "broker"
+    workdir.mkdir(parents=True)
+    broker = rabbitmq.PrivateBroker(str(workdir))
+    broker.port, broker.dist_port, broker.epmd_port = port, port + 1, port + 2
+    broker.server_bin = None  # no package: no plugins directory
+    broker._write_files()
+    broker._write_node_file()
+    return broker
+
+
+def test_attach_finds_the_node_again_without_owning_it(tmp_path, monkeypatch):
+    started = _node_dir(tmp_path, "up-1", 5700)
+    monkeypatch.setattr(rabbitmq.procs, "port_open", lambda port, *a: port == 5700)
+
+    attached = rabbitmq.find(str(tmp_path / "up-1"))
+
+    assert (attached.nodename, attached.user, attached.password, attached.port) == (
+        started.nodename, started.user, started.password, 5700)
+    assert attached.url_for("run-1") == started.url_for("run-1")
+    assert attached.attached and not attached.running()
+    with pytest.raises(LabError, match="belongs to another lab"):
+        attached.freeze()
+    assert attached.stop(fast=True) < 1  # nothing of it is this run's to stop
+
+
+def test_a_url_names_a_running_lab_broker_by_its_port(tmp_path, monkeypatch):
+    _node_dir(tmp_path, "up-1", 5700)
+    wanted = _node_dir(tmp_path, "up-2", 5800)
+    monkeypatch.setattr(rabbitmq.procs, "port_open", lambda port, *a: port == 5800)
+
+    found = rabbitmq.find(f"rabbit://{wanted.user}@127.0.0.1:5800/", str(tmp_path))
+
+    assert found.workdir == wanted.workdir
+    with pytest.raises(UsageError, match="no running broker of this lab"):
+        rabbitmq.find("rabbit://x@127.0.0.1:5900/", str(tmp_path))
+    with pytest.raises(UsageError, match="neither a directory nor"):
+        rabbitmq.find("no-such-thing", str(tmp_path))
+    with pytest.raises(UsageError, match="no broker of this lab there"):
+        rabbitmq.find(str(tmp_path), str(tmp_path))
+
+
+def test_a_stopped_broker_cannot_be_attached(tmp_path, monkeypatch):
+    _node_dir(tmp_path, "up-1", 5700)
+    monkeypatch.setattr(rabbitmq.procs, "port_open", lambda *a: False)
+    with pytest.raises(LabError, match="not running"):
+        rabbitmq.find(str(tmp_path / "up-1"))
+
+
+def test_vhost_expressions_take_only_lab_names(monkeypatch):
+    broker = rabbitmq.PrivateBroker("/nonexistent")
+    calls = []
+    monkeypatch.setattr(broker, "rabbitmqctl", lambda *a: calls.append(a))
+    broker.add_vhost("heartbeat-loss-20261124T052954Z")
+    assert calls[0][0] == "eval"
+    assert '<<"heartbeat-loss-20261124T052954Z">>' in calls[0][1]
+    with pytest.raises(LabError):
+        broker.delete_vhost('x">>, evil')
