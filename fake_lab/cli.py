@@ -12,7 +12,7 @@ import warnings
 # eventlet warns about its own deprecation on import; the lab knows.
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 
-from fake_lab import catalogue, checkers, errors, runner, settings
+from fake_lab import catalogue, checkers, errors, progress, runner, settings
 from fake_lab.commands import bisection as bisect_mod
 from fake_lab.commands import matrix as matrix_mod
 from fake_lab.commands import soak
@@ -291,11 +291,12 @@ def _cmd_run(args):
         overrides.update(control)
 
     _interrupt_on_termination()
+    status = progress.Status()
     try:
         result, rundir = runner.run(
             scenario, overrides, args.config_file, args.runs_dir,
-            args.broker_port, args.api_port, say=lambda s: print(s, flush=True),
-            broker=args.broker)
+            args.broker_port, args.api_port, say=status.say,
+            broker=args.broker, status=status)
     except (KeyboardInterrupt, runner.Interrupted):
         print("fake-lab: interrupted; everything the run started was stopped",
               file=sys.stderr)
@@ -316,10 +317,11 @@ def _cmd_soak(args):
             raise UsageError(f"scenario {args.scenario} has no control")
         run_argv.append("--control")
         expect = expect or scenario["control"].get("expect")
+    status = progress.Status()
     summary = soak.soak(args.scenario, args.runs, run_argv,
                         os.path.abspath(args.runs_dir), expect,
                         chaos=args.chaos, seed=args.seed,
-                        say=lambda s: print(s, flush=True))
+                        say=status.say, status=status)
     print(f"verdicts: {summary['verdicts']}"
           + (f" ({summary['as_expected']}/{summary['completed']} completed "
              f"runs {summary['expected']})" if summary["expected"] else ""))
@@ -347,8 +349,9 @@ def _cmd_matrix(args):
         raise UsageError(f"fake-lab matrix takes one scenario, not "
                          f"{' '.join([args.scenario] + args.dirs)}")
     axes = matrix_mod.parse_axes(args.axis)
+    status = progress.Status()
     grid = matrix_mod.Matrix(args.scenario, axes, args.runs_dir, args.jobs,
-                             say=lambda s: print(s, flush=True), shard=args.shard)
+                             say=status.say, shard=args.shard, status=status)
 
     _interrupt_on_termination()
     try:

@@ -66,6 +66,7 @@ class Lab:
         self.broker = broker or broker_mod.PrivateBroker(
             run.file("broker"), log_dir=run.logs, port=broker_port)
         self.vhost = vhost
+        self.activity = None  # what start() waits for, for a status line
         # A vhost this lab creates on a running broker and deletes at the
         # end (``--broker``); a matrix's cells have theirs from its boot.
         self.own_vhost = own_vhost
@@ -193,15 +194,19 @@ class Lab:
         self.sampler.start()
 
         if self.own_broker:
+            self.activity = "waiting for the broker to boot"
             self.broker.wait_ready(self.settings.get("lab", "broker_timeout"))
         self.timings["broker_boot"] = time.monotonic() - started
         if self.relay is not None:
             self.relay.wait_ready()
         for name, daemon in self.services.items():
+            self.activity = f"waiting for {name} to start its RPC server"
             procs.wait_until(lambda n=name: self._service_ready(n), daemon,
                              "its RPC server started", 60,
                              log_path=self.run.log(name))
+        self.activity = f"waiting for the API under {self.container.name}"
         self.container.wait_ready()
+        self.activity = None
         self.timings["services_up"] = time.monotonic() - started
 
     def _service_specs(self):

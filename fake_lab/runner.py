@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 
-from fake_lab import checkers, report
+from fake_lab import checkers, progress, report
 from fake_lab import settings as settings_mod
 from fake_lab.checkers import evidence
 from fake_lab.daemons import rabbitmq as broker_mod
@@ -63,12 +63,12 @@ class Phases:
         self.say = say
         self.timings = {}
         self.current = None
-        self.started = time.monotonic()
+        self.started = self.began = time.monotonic()
 
     @contextlib.contextmanager
     def __call__(self, name):
         self.current = name
-        began = time.monotonic()
+        self.began = began = time.monotonic()
         try:
             yield
         finally:
@@ -135,7 +135,7 @@ def record_imported(rundir, lab):
 
 
 def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
-        api_port=0, say=print, broker=None):
+        api_port=0, say=print, broker=None, status=progress.QUIET):
     """Run ``scenario`` (a catalogue dict); returns (result dict, RunDir).
     ``broker``: reuse the running broker it names (``--broker``), in a
     vhost of the run's own, instead of booting one."""
@@ -164,19 +164,31 @@ def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
                        vhost=vhost, own_vhost=True)
 
         result = play(rundir, scenario, overrides, user_files, make_lab, say,
-                      extra)
+                      extra, status)
     return result, rundir
 
 
-def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
+def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None,
+         status=progress.QUIET):
     """Configure, start ``make_lab(settings)``, play, stop, judge; returns
     the result dict (also in result.json), or raises what stopped the run
-    once result.json says so. ``extra`` goes into config.json."""
+    once result.json says so. ``extra`` goes into config.json; ``status``
+    shows the phase and what the workload waits for (on a terminal)."""
     phases = Phases(say)
+    lab = player = None
+
+    def doing():
+        busy = player if phases.current == "workload" else lab
+        activity = getattr(busy, "activity", None)
+        return (f"[{phases.current}] {progress.elapsed(phases.began)}"
+                + (f": {activity}" if activity else ""))
+
+    ticker = status.ticking(doing)
+    ticker.__enter__()
     result = {"scenario": scenario["name"], "verdict": checkers.UNKNOWN,
               "evidence": [], "reason": None, "timings": phases.timings,
               "run_dir": rundir.path}
-    lab = history = None
+    history = None
     failure = None
     try:
         try:
@@ -193,7 +205,8 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
             say("  broker ready after %.2f s, services after %.2f s" % (
                 lab.timings["broker_boot"], lab.timings["services_up"]))
             with phases("workload"):
-                Player(lab, history, settings, say).play(scenario["workload"])
+                player = Player(lab, history, settings, say)
+                player.play(scenario["workload"])
         except (KeyboardInterrupt, Interrupted) as exc:
             failure = exc
             result["reason"] = (f"interrupted ({type(exc).__name__}) during "
@@ -228,6 +241,7 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None):
                 judged = checkers.judge(rundir)
             result.update(judged)
     finally:
+        ticker.__exit__(None, None, None)
         phases.total()
         rundir.write_json("result.json", result)
         report.write(rundir, result)

@@ -38,7 +38,7 @@ import tomllib
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from fake_lab import catalogue, checkers, errors, runner, settings
+from fake_lab import catalogue, checkers, errors, progress, runner, settings
 from fake_lab.daemons import candidates, containers, pyenvs, uwsgi_releases
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.errors import Incomplete, LabError, UsageError
@@ -152,13 +152,14 @@ def shard_of(cells, shard):
 
 class Matrix:
     def __init__(self, scenario_name, axes, runs_dir, jobs=None, say=print,
-                 shard=None):
+                 shard=None, status=progress.QUIET):
         self.scenario = catalogue.load(scenario_name)
         self.axes = axes or DEFAULT_AXES
         self.shard = shard
         self.runs_dir = runs_dir
         self.jobs = jobs or os.cpu_count() or 2
         self.say = say
+        self.status = status
         self.lock = threading.Lock()
         self.labs = set()
         self.stopping = threading.Event()
@@ -294,9 +295,21 @@ class Matrix:
         pool = concurrent.futures.ThreadPoolExecutor(self.jobs)
         futures = [pool.submit(self._run_cell, mdir, broker, c, env)
                    for c, env in runnable]
+        started = time.monotonic()
+
+        def doing():
+            done = sum(f.done() for f in futures)
+            with self.lock:
+                running = sorted(os.path.basename(lab.run.path)
+                                 for lab in self.labs)
+            return (f"matrix: {done} of {len(futures)} cells done, "
+                    f"{len(futures) - done} to go, {progress.elapsed(started)}"
+                    + (f"; running {', '.join(running)}" if running else ""))
+
         try:
-            for f in futures:
-                f.result()
+            with self.status.ticking(doing):
+                for f in futures:
+                    f.result()
         except (KeyboardInterrupt, runner.Interrupted):
             # Queued cells must not start; running ones are stopped now.
             pool.shutdown(wait=False, cancel_futures=True)

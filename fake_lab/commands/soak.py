@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from fake_lab import progress
 from fake_lab.daemons import procs
 from fake_lab.rundir import RunDir
 
@@ -85,8 +86,9 @@ def leftovers(run_dir, tmp_before, netns_before, wait=15.0):
 
 
 def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
-         say=print):
-    """Run the scenario ``runs`` times; returns the summary dict."""
+         say=print, status=progress.QUIET):
+    """Run the scenario ``runs`` times; returns the summary dict.
+    ``status`` shows the run under way and its last line of output."""
     rng = random.Random(seed)
     os.makedirs(runs_dir, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -100,7 +102,15 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
         argv = [sys.executable, "-m", "fake_lab.cli", "run", scenario,
                 "--runs-dir", runs_dir, *run_args]
         started = time.monotonic()
-        with open(os.path.join(soak_dir, f"run-{n}.out"), "w") as out:
+        out_path = os.path.join(soak_dir, f"run-{n}.out")
+
+        def doing(n=n, started=started, out_path=out_path):
+            return (f"soak: run {n} of {runs}, {progress.elapsed(started)}: "
+                    f"{_last_line(out_path)}")
+
+        ticker = status.ticking(doing)
+        ticker.__enter__()
+        with open(out_path, "w") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -120,11 +130,13 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                     code = proc.wait()
                     sent = (sent or "") + " (killed: no end after 600 s)"
             except KeyboardInterrupt:
+                ticker.__exit__(None, None, None)
                 # The run is in a session of its own: pass the Ctrl-C on and
                 # let it clean up before the soak stops.
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=120)
                 raise
+        ticker.__exit__(None, None, None)
         run_dir = _new_run_dir(runs_dir, before)
         # Leftovers first: after a SIGKILL the reaper writes result.json
         # once it has stopped the run's processes.
@@ -147,6 +159,16 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                   indent=2)
     summary["soak_dir"] = soak_dir
     return summary
+
+
+def _last_line(path):
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 400))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else "starting"
 
 
 def summarize(rows, expect, chaos):

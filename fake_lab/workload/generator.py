@@ -59,6 +59,8 @@ class Player:
             lab, history, settings, say)
         self.client = Client(lab, history, settings, say)
         self.nemesis = Nemesis(lab, history, say)
+        # What the player waits for now, for a status line (progress.py).
+        self.activity = None
 
     def play(self, steps):
         """Play the steps in order. A fault with ``at = S`` starts S seconds
@@ -66,7 +68,9 @@ class Player:
         once, as in Jepsen); the workload ends when it has ended too."""
         background = []
         try:
-            for step in steps:
+            for n, step in enumerate(steps, 1):
+                self.activity = (f"step {n} of {len(steps)}, {step['op']}"
+                                 + (f" {step['name']}" if step.get("name") else ""))
                 if step["op"] in FAULT_OPS and "at" in step:
                     thread = threading.Thread(target=self._later, args=(step,),
                                               daemon=True)
@@ -82,8 +86,11 @@ class Player:
                 else:
                     getattr(self, "_" + step["op"].replace("-", "_"))(step)
         finally:
+            self.activity = "waiting for the steps in the background" if any(
+                t.is_alive() for t in background) else None
             for thread in background:
                 thread.join()
+            self.activity = None
 
     def _later(self, step):
         time.sleep(step["at"])
@@ -197,11 +204,16 @@ class Player:
                                     until=until)
         started = time.monotonic()
         ended_early = False
+        waits_for = (" (or until the broker closes the API worker's connections)"
+                     if until == "api-connections-closed" else "")
         while time.monotonic() - started < planned:
-            time.sleep(0.1)
+            self.activity = (f"{name} {time.monotonic() - started:.1f} s of "
+                             f"{planned:.1f} s{waits_for}")
+            time.sleep(0.05)
             if until == "api-connections-closed" and self._api_all_closed():
                 ended_early = True
                 break
+        self.activity = None
         slept = time.monotonic() - started
         self.history.complete(op_id, "idle", OK, name=name,
                               slept=round(slept, 6), ended_early=ended_early)
