@@ -13,6 +13,7 @@ import warnings
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 
 from fake_lab import catalogue, checkers, errors, progress, runner, settings
+from fake_lab.commands import bench as bench_mod
 from fake_lab.commands import bisection as bisect_mod
 from fake_lab.commands import matrix as matrix_mod
 from fake_lab.commands import soak
@@ -72,7 +73,8 @@ def build_parser():
     sub.add_parser("faults", help="list the faults a scenario's workload can "
                    "inject (target, verb, options)")
     for add in (_add_run_command, _add_soak_command, _add_matrix_command,
-                _add_bisect_command, _add_up_commands, _add_reading_commands):
+                _add_bisect_command, _add_up_commands, _add_reading_commands,
+                bench_mod.add_command):
         add(sub)
     return parser
 
@@ -432,7 +434,7 @@ def main(argv=None):
         return {"list": _cmd_list, "faults": _cmd_faults, "run": _cmd_run, "soak": _cmd_soak,
                 "matrix": _cmd_matrix, "bisect": _cmd_bisect, "trace": _cmd_trace,
                 "up": _cmd_up, "down": _cmd_down,
-                "check": _cmd_check}[args.command](args)
+                "check": _cmd_check, "bench": bench_mod.command}[args.command](args)
     except LabError as exc:
         message = str(exc)
         if not message.startswith("fake-lab"):
