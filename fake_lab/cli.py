@@ -144,7 +144,7 @@ def _add_matrix_command(sub):
                         "candidate: a source tree, a wheel or sdist, or "
                         "git+URL@REF")
     matrix.add_argument("--jobs", type=_positive_int,
-                        help="cells at a time (default: the cores)")
+                        help="cells at a time (default: three per core)")
     matrix.add_argument("--runs-dir", default=os.environ.get(
         "FAKE_LAB_RUNS_DIR", "runs"))
 

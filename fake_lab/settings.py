@@ -16,6 +16,13 @@ fails at once with one line, and returns the values the runner needs.
 import os
 import shutil
 
+# oslo.messaging's options are registered on every run's settings
+# (fake_service.conf.register). Imported here, when the lab starts, in the
+# main thread: oslo.messaging imports eventlet, and eventlet 0.41 leaves a
+# thread that imports it first unjoinable (the thread ends, its tstate lock
+# is never released); a matrix resolves each cell's settings in a thread
+# of its pool, and hung in the pool's shutdown.
+import oslo_messaging.opts  # noqa: F401
 from oslo_config import cfg
 
 from fake_lab.errors import UsageError

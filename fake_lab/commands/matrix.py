@@ -4,7 +4,8 @@ Cells share one private broker, each with a vhost of its own (created at the
 broker's boot from a definitions file): booting a node costs about 4 s, more
 than a cell's own work, and the checker matches connections to a cell by the
 API worker's PID, so sharing costs no evidence. Cells run in parallel, as
-many at a time as ``--jobs`` (default: the cores), each in
+many at a time as ``--jobs`` (default: three per core: a cell mostly waits,
+for its idle period and the driver's reconnect), each in
 ``<matrix dir>/cells/<cell>/``, a complete run directory.
 
 Axes are the run's axes (``fake-lab run --help``) plus ``release`` (an
@@ -150,6 +151,13 @@ def shard_of(cells, shard):
     return [c for i, c in enumerate(cells) if i % n == k - 1]
 
 
+def default_jobs():
+    """Three cells per core: a cell's CPU is mostly its processes' start
+    (about 2 s of a 7 s cell); the rest is the idle period and the
+    reconnect, which only wait."""
+    return 3 * (os.cpu_count() or 1)
+
+
 class Matrix:
     def __init__(self, scenario_name, axes, runs_dir, jobs=None, say=print,
                  shard=None, status=progress.QUIET):
@@ -157,7 +165,7 @@ class Matrix:
         self.axes = axes or DEFAULT_AXES
         self.shard = shard
         self.runs_dir = runs_dir
-        self.jobs = jobs or os.cpu_count() or 2
+        self.jobs = jobs or default_jobs()
         self.say = say
         self.status = status
         self.lock = threading.Lock()

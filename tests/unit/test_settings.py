@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +105,25 @@ def test_oslo_messagings_own_options_are_registered_not_copies():
         conf.register_opts(impl_rabbit.rabbit_opts, group="oslo_messaging_rabbit")
     finally:
         original._logged_deprecation = False
+
+
+def test_a_thread_that_resolves_settings_can_be_joined():
+    """eventlet, imported first in a thread, leaves that thread unjoinable:
+    the lab imports it in the main thread (fake_lab/settings.py), before a
+    matrix resolves its cells' settings in a pool."""
+    code = (
+        "import threading\n"
+        "from fake_lab import catalogue, settings\n"
+        "import tempfile\n"
+        "def resolve():\n"
+        "    settings.resolve(catalogue.load('heartbeat-loss'), [], {},\n"
+        "                     tempfile.mkdtemp())\n"
+        "    print('resolved')\n"
+        "t = threading.Thread(target=resolve, daemon=True)\n"
+        "t.start()\n"
+        "t.join(timeout=20)\n"
+        "raise SystemExit(1 if t.is_alive() else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "resolved\n"
