@@ -12,6 +12,9 @@ from fake_service import context, db
 
 LOG = logging.getLogger(__name__)
 
+# The hypervisors' uuids (2.53) are made from their host names.
+HYPERVISOR_NAMESPACE = uuid_module.UUID("6c1d8f2e-3b4a-5e6f-8a9b-0c1d2e3f4a5b")
+
 SERVER_FIELDS = ("uuid", "name", "flavor_id", "image_id", "host", "status",
                  "task_state", "power_state", "request_id", "fault",
                  "created_at", "updated_at")
@@ -71,11 +74,24 @@ class ConductorManager:
                  task["id"])
         return {"instance": _plain(inst), "task": _plain(task)}
 
+    @staticmethod
+    def _with_flavor(conn, records):
+        """Each instance with its flavor embedded (name, vcpus, ram, disk),
+        as nova keeps a copy of it on the instance (the API shows it from
+        2.47 on); None when the flavor is gone."""
+        flavors = {f["id"]: {k: f[k] for k in ("name", "vcpus", "ram", "disk")}
+                   for f in db.rows(conn.execute(sa.select(db.flavors)))}
+        for record in records:
+            if record is not None:
+                record["flavor"] = flavors.get(record["flavor_id"])
+        return records
+
     @context.bind
     def instance_get(self, ctxt, uuid):
         with self.engine.connect() as conn:
-            return _plain(db.row(conn.execute(sa.select(db.instances).where(
-                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False)))))
+            found = db.row(conn.execute(sa.select(db.instances).where(
+                db.instances.c.uuid == uuid, db.instances.c.deleted.is_(False))))
+            return _plain(self._with_flavor(conn, [found])[0])
 
     @context.bind
     def instance_list(self, ctxt, name=None, status=None, limit=None):
@@ -88,7 +104,8 @@ class ConductorManager:
         if limit:
             query = query.limit(int(limit))
         with self.engine.connect() as conn:
-            return [_plain(r) for r in db.rows(conn.execute(query))]
+            return [_plain(r) for r in self._with_flavor(
+                conn, db.rows(conn.execute(query)))]
 
     @context.bind
     def instance_update(self, ctxt, uuid, values):
@@ -233,15 +250,22 @@ class ConductorManager:
     @context.bind
     def hypervisor_list(self, ctxt):
         """Each host: its totals, what the scheduler claimed on it (free =
-        total - claimed) and its live instances (count and disk)."""
+        total - claimed), its live instances (count and disk) and its
+        nova-compute service's row (``service``, None before its first
+        report); ``uuid`` is stable, made from the host's name (a compute
+        node's uuid in nova)."""
         with self.engine.connect() as conn:
             hosts = db.rows(conn.execute(sa.select(db.hosts).order_by(db.hosts.c.name)))
             usage = self._usage_by_host(conn)
+            services = {r["host"]: _plain(r) for r in db.rows(conn.execute(
+                sa.select(db.services).where(db.services.c.binary == "nova-compute")))}
         found = []
         for n, host in enumerate(hosts, 1):
             used = usage.get(host["name"]) or {}
             found.append({
                 "id": n, "name": host["name"],
+                "uuid": str(uuid_module.uuid5(HYPERVISOR_NAMESPACE, host["name"])),
+                "service": services.get(host["name"]),
                 "vcpus": db.HOST_VCPUS, "ram": db.HOST_RAM, "disk": db.HOST_DISK,
                 "vcpus_used": db.HOST_VCPUS - host["vcpus_free"],
                 "ram_used": db.HOST_RAM - host["ram_free"],

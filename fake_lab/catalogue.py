@@ -8,7 +8,7 @@ import tomllib
 from fake_lab.checkers import CHECKERS
 from fake_lab.errors import UsageError
 from fake_lab.paths import SCENARIOS as HERE
-from fake_lab.workload import nemesis
+from fake_lab.workload import generator, nemesis
 from fake_lab.workload.generator import FAULT_OPS, OPS
 
 
@@ -46,3 +46,5 @@ def validate(scenario, where):
                              f"{step.get('op')!r}, not one of {', '.join(OPS)}")
         if step["op"] in FAULT_OPS:
             nemesis.fault_of(step, f"{where}: workload step {n}")
+        if step["op"] == "action":
+            generator.action_key(step, f"{where}: workload step {n}")

@@ -176,6 +176,17 @@ def _add_up_commands(sub):
     upper.add_argument("--daemon", action="store_true",
                        help="return once ready, leaving the lab running: "
                        'eval "$(fake-lab up --daemon)"')
+    stopper = sub.add_parser(
+        "stop-service", help="stop one fake service of a running `fake-lab up` "
+        "for good (e.g. a compute host), leaving the lab up")
+    stopper.add_argument("service", help="e.g. fake-compute-2 (the lab's "
+                         "services.json lists them)")
+    stopper.add_argument("run_dir", nargs="?",
+                         help="the lab's run directory (default: "
+                         "$FAKE_LAB_RUN_DIR, else the one running lab in "
+                         "--runs-dir)")
+    stopper.add_argument("--runs-dir", default=os.environ.get(
+        "FAKE_LAB_RUNS_DIR", "runs"))
     downer = sub.add_parser("down", help="stop a lab started by fake-lab up")
     downer.add_argument("run_dir", nargs="?",
                         help="its run directory (default: $FAKE_LAB_RUN_DIR, "
@@ -212,6 +223,11 @@ def _add_run_options(parser):
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean, "uwsgi_fork_hooks": boolean,
              "uwsgi_release": dict(metavar="RELEASE"),
+             "db_pair": boolean, "db_replication": dict(choices=("async", "sync")),
+             "instance_save": dict(choices=("conductor", "direct")),
+             "queue_type": dict(choices=("classic", "mirrored", "quorum")),
+             "node_loss": dict(choices=("kill", "drain")),
+             "failover_strategy": dict(choices=("round-robin", "shuffle")),
              "container": dict(choices=tuple(containers.CONTAINERS))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,
@@ -406,6 +422,16 @@ def _cmd_up(args):
         return errors.EXIT_INTERRUPTED
 
 
+def _cmd_stop_service(args):
+    run_dir, entry, state = up_mod.stop_service(args.service, args.run_dir,
+                                                args.runs_dir)
+    print(f"stopped {args.service} (PID {entry['pid']}) of the lab of {run_dir}; "
+          f"the API calls it down once its last report is older than "
+          f"service_down_time ({state['service_down_time']} s; it reported every "
+          f"{state['report_interval']} s)")
+    return errors.EXIT_OK
+
+
 def _cmd_down(args):
     for target in up_mod.down(args.run_dir, args.runs_dir):
         print(f"stopped the lab of {target}")
@@ -433,7 +459,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "faults": _cmd_faults, "run": _cmd_run, "soak": _cmd_soak,
                 "matrix": _cmd_matrix, "bisect": _cmd_bisect, "trace": _cmd_trace,
-                "up": _cmd_up, "down": _cmd_down,
+                "up": _cmd_up, "down": _cmd_down, "stop-service": _cmd_stop_service,
                 "check": _cmd_check, "bench": bench_mod.command}[args.command](args)
     except LabError as exc:
         message = str(exc)
@@ -444,6 +470,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fake-lab: interrupted", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `fake-lab check RUN | head`: the reader left, as with any Unix
+        # tool; no error, and no second one when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug of the lab: one line, details on file
         import tempfile
         import traceback

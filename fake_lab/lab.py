@@ -17,7 +17,8 @@ import time
 
 from fake_lab import sampler
 from fake_lab import settings as settings_mod
-from fake_lab.daemons import containers, procs, pyenvs
+from fake_lab.daemons import containers, procs, pyenvs, rabbit_cluster
+from fake_lab.daemons import postgres as pg_mod
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
 from fake_lab.errors import DaemonFailed, LabError, UsageError
@@ -31,11 +32,16 @@ def _masked(url):
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
-def final_state(url):
-    """{"instances": {uuid: row}, "builds": {uuid: count}, "tasks": {id: row}}
-    read from the database at ``url``, JSON-ready."""
+def final_state(url, service_down_time=60):
+    """{"instances": {uuid: row}, "builds": {uuid: count}, "tasks": {id: row},
+    "services": [row], "read_at"} read from the database at ``url``,
+    JSON-ready. Each instance also has its ``vm_state``; each service its
+    host, binary, ``state`` (up or down, as the API's GET /os-services
+    computes it at ``read_at`` from ``service_down_time``), ``last_report``,
+    report_count, disabled, disabled_reason and forced_down."""
     import sqlalchemy as sa
 
+    from fake_compute import servicegroup, states
     from fake_service import db
 
     def plain(row):
@@ -52,19 +58,41 @@ def final_state(url):
                 builds[r["instance_uuid"]] = builds.get(r["instance_uuid"], 0) + 1
             tasks = {r["id"]: plain(r)
                      for r in db.rows(conn.execute(sa.select(db.tasks)))}
+            rows = db.rows(conn.execute(sa.select(db.services).order_by(
+                db.services.c.id)))
     finally:
         eng.dispose()
-    return {"instances": instances, "builds": builds, "tasks": tasks}
+    for inst in instances.values():
+        inst["vm_state"] = states.vm_state(inst["status"])
+    now = servicegroup.utcnow()
+    last = {r["id"]: servicegroup.last_heartbeat(r) for r in rows}
+    services = [{"host": r["host"], "binary": r["binary"],
+                 "state": "up" if servicegroup.is_up(r, service_down_time, now)
+                 else "down",
+                 "last_report": last[r["id"]] and last[r["id"]].isoformat(),
+                 "report_count": r["report_count"], "disabled": bool(r["disabled"]),
+                 "disabled_reason": r["disabled_reason"],
+                 "forced_down": bool(r["forced_down"])} for r in rows]
+    return {"instances": instances, "builds": builds, "tasks": tasks,
+            "services": services, "service_down_time": service_down_time,
+            "read_at": now.isoformat()}
 
 
 class Lab:
     def __init__(self, run, settings, broker_port=0, api_port=0, broker=None,
-                 vhost="/", pyenv=pyenvs.LAB, own_vhost=False):
+                 vhost="/", pyenv=pyenvs.LAB, secrets=None, own_vhost=False):
         self.run = run
         self.settings = settings
+        # {group: {option: value}} for the mode-0600 30-lab.conf only (e.g.
+        # fake-lab up's identity password), never in config.json.
+        self.secrets = secrets or {}
         self.own_broker = broker is None
-        self.broker = broker or broker_mod.PrivateBroker(
+        # [lab] rabbit_nodes > 1: a private cluster (rabbit_cluster.py).
+        self.broker = broker or rabbit_cluster.broker_for(
+            run, settings, broker_port) or broker_mod.PrivateBroker(
             run.file("broker"), log_dir=run.logs, port=broker_port)
+        if broker is not None:
+            rabbit_cluster.check_shared(settings)
         self.vhost = vhost
         self.activity = None  # what start() waits for, for a status line
         # A vhost this lab creates on a running broker and deletes at the
@@ -77,6 +105,9 @@ class Lab:
         self.relay = None
         self.services = {}
         self.database_url = None
+        # [postgres] pair: a private primary and streaming replica (postgres.py).
+        self.db_pair = None
+        self._final_written = False
         self.timings = {}
         # stop() may come from another thread (a matrix being interrupted)
         # while start() runs: what start() spawns after that is refused.
@@ -143,6 +174,7 @@ class Lab:
             os.symlink(os.path.relpath(self.broker.log_file, self.run.logs),
                        self.run.broker_log)
         taken = {self.broker.port, self.broker.dist_port, self.broker.epmd_port}
+        taken |= set(rabbit_cluster.ports_of(self.broker).values())
         if not self.api_port:
             self.api_port = procs.free_port(avoid=taken)
         taken.add(self.api_port)
@@ -160,8 +192,11 @@ class Lab:
         if self.own_broker:
             ports.update(amqp=self.broker.port, distribution=self.broker.dist_port,
                          epmd=self.broker.epmd_port)
+            ports.update(rabbit_cluster.ports_of(self.broker))
         if self.relay is not None:
             ports.update(relay=self.relay.port, relay_control=self.relay.control_port)
+        if self.db_pair is not None:
+            ports.update(self.db_pair.ports)
         self.run.write_json("ports.json", ports)
         # What the lab owns goes last, so no other file can override it.
         port = self.relay.port if self.relay is not None else None
@@ -169,6 +204,9 @@ class Lab:
                  "lab": {"broker_wait": 60}}
         if self.database_url:
             owned["database"] = {"connection": self.database_url}
+        owned.update(rabbit_cluster.owned_options(self.settings))
+        for group, values in self.secrets.items():
+            owned.setdefault(group, {}).update(values)
         self.lab_conf = settings_mod.write_ini(
             self.run.file("etc", "30-lab.conf"), owned, mode=0o600)
 
@@ -233,7 +271,13 @@ class Lab:
     def _database(self):
         """The run's database URL (SQLite in the run directory unless one is
         given), its schema and fake hosts created; UsageError if unusable."""
-        url = self.settings.database_url or (
+        pair = pg_mod.pair_for(self.run, self.settings, self.pyenv)
+        if pair is not None:
+            with self._lock:
+                self._spawning()
+                self.db_pair = pair
+            pair.start(avoid={self.api_port} - {0})
+        url = pair.url if pair is not None else self.settings.database_url or (
             "sqlite:///" + self.run.file("fake-lab.sqlite"))
         hosts = [f"fake-compute-{n}" for n in range(
             1, self.settings.get("lab", "compute_hosts") + 1)]
@@ -252,10 +296,17 @@ class Lab:
         database's URL or credentials. Nothing when the run has none."""
         if not self.database_url:
             return None
+        if self._final_written:  # read in stop(), before the pair stopped
+            return self.run.file("final-state.json")
         try:
-            state = final_state(self.database_url)
+            state = final_state(self.database_url, self.settings.get(
+                "DEFAULT", "service_down_time"))
         except Exception as exc:  # judged as unknown, with this reason
             state = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        if self.db_pair is not None:
+            # Which node answered (the promoted replica after a failover?).
+            state["database"] = self.db_pair.serving()
+            self._final_written = True
         return self.run.write_json("final-state.json", state)
 
     def _delete_vhost(self):
@@ -299,6 +350,10 @@ class Lab:
             t.join()
         with self._lock:
             self.services = {}
+        if self.db_pair is not None:
+            # The final read, from the node that takes writes now, while the
+            # pair still runs: nothing else may write any more.
+            self.write_final_state()
         # The relay and the broker after the services (their last frames are
         # on the wire), side by side: nothing is left to cross the relay.
         last = [d.stop for d in (self.relay,) if d is not None]
@@ -306,6 +361,8 @@ class Lab:
             last.append(lambda: self.broker.stop(fast=True))
         if self._vhost_made:
             last.append(self._delete_vhost)
+        if self.db_pair is not None:
+            last.append(self.db_pair.stop)
         threads = [threading.Thread(target=f) for f in last]
         for t in threads:
             t.start()

@@ -76,7 +76,34 @@ AXES = {
     "database": ("database", "connection",
                  "SQLAlchemy URL of the fake cloud's database (default: "
                  "SQLite in the run directory)"),
+    "db_pair": ("postgres", "pair",
+                "true or false: a private PostgreSQL primary and streaming "
+                "replica as the run's database"),
+    "db_replication": ("postgres", "replication",
+                       "async or sync: when the PostgreSQL primary "
+                       "acknowledges a commit (sync: once the replica has it)"),
     "step_delay": ("compute", "step_delay", "seconds of fake work per build step"),
+    "report_interval": ("DEFAULT", "report_interval",
+                        "seconds between two state reports of each fake "
+                        "service (nova's option)"),
+    "service_down_time": ("DEFAULT", "service_down_time",
+                          "seconds after its last report a service is down "
+                          "(nova's option)"),
+    "instance_save": ("api", "instance_save",
+                      "conductor or direct: a server action's state save "
+                      "in the API, an RPC call to the conductor or straight "
+                      "to the database as nova-api does"),
+    "rabbit_nodes": ("lab", "rabbit_nodes",
+                     "nodes of the private RabbitMQ (3: a cluster, every "
+                     "node in the transport URL; needs --relay false)"),
+    "queue_type": ("lab", "queue_type",
+                   "classic, mirrored (ha-mode policy, a cluster) or quorum "
+                   "(rabbit_quorum_queue)"),
+    "node_loss": ("lab", "node_loss",
+                  "kill or drain: how a 'cluster lose-node' fault loses its node"),
+    "failover_strategy": ("oslo_messaging_rabbit", "kombu_failover_strategy",
+                          "round-robin or shuffle: the next node a client "
+                          "tries when its node is lost"),
     "relay": ("lab", "relay",
               "true or false: every AMQP connection through the lab's relay"),
     "observe_heartbeats": ("lab", "observe_heartbeats",
@@ -101,7 +128,8 @@ RECORDED = {
     "oslo_messaging_rabbit": ("heartbeat_timeout_threshold", "heartbeat_rate",
                               "rabbit_retry_interval", "rabbit_retry_backoff",
                               "rpc_conn_pool_size", "conn_pool_min_size",
-                              "conn_pool_ttl"),
+                              "conn_pool_ttl", "kombu_failover_strategy",
+                              "rabbit_quorum_queue", "rabbit_ha_queues"),
 }
 
 

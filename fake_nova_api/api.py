@@ -39,6 +39,7 @@ import os
 import re
 import threading
 import time
+import uuid
 
 import oslo_messaging as messaging
 import webob
@@ -51,7 +52,9 @@ from fake_service import context
 
 LOG = logging.getLogger(__name__)
 
-MIN_VERSION, MAX_VERSION = (2, 1), (2, 38)  # 2.37: networks "none"
+# 2.37: networks "none"; 2.47: the server's flavor embedded; 2.53: services
+# and hypervisors by uuid, PUT /os-services/<uuid>.
+MIN_VERSION, MAX_VERSION = (2, 1), (2, 53)
 VERSION = {"id": "v2.1", "status": "CURRENT",
            "version": "%d.%d" % MAX_VERSION, "min_version": "%d.%d" % MIN_VERSION,
            "updated": "2013-07-23T11:33:21Z",
@@ -111,7 +114,7 @@ def _server_view(req, inst, brief=False):
         "hostId": "", "created": inst["created_at"], "updated": inst["updated_at"],
         "addresses": {}, "accessIPv4": "", "accessIPv6": "", "progress": 0,
         "key_name": None, "config_drive": "", "security_groups": [],
-        "flavor": {"id": inst["flavor_id"], "links": []},
+        "flavor": _embedded_flavor(req, inst),
         "image": {"id": inst["image_id"], "links": []} if inst["image_id"] else "",
         "OS-EXT-STS:task_state": inst["task_state"],
         "OS-EXT-STS:vm_state": states.vm_state(inst["status"]),
@@ -128,6 +131,20 @@ def _server_view(req, inst, brief=False):
     return view
 
 
+def _embedded_flavor(req, inst):
+    """The server's flavor: a link to it before 2.47, nova's copy of it on
+    the instance from 2.47 on (original_name, no id)."""
+    if _microversion(req) < (2, 47):
+        return {"id": inst["flavor_id"], "links": [
+            {"rel": "bookmark",
+             "href": f"{req.host_url}/flavors/{inst['flavor_id']}"}]}
+    flavor = inst.get("flavor") or {}
+    return {"original_name": flavor.get("name", inst["flavor_id"]),
+            "vcpus": flavor.get("vcpus", 0), "ram": flavor.get("ram", 0),
+            "disk": flavor.get("disk", 0), "ephemeral": 0, "swap": 0,
+            "extra_specs": {}}
+
+
 def _service_down_time():
     """``[DEFAULT] service_down_time`` of the API's configuration (nova's
     default, 60, where none is loaded)."""
@@ -137,6 +154,14 @@ def _service_down_time():
         return cfg.CONF.service_down_time
     except cfg.Error:
         return 60
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _microversion(req):
@@ -153,6 +178,26 @@ def _flavor_view(req, flavor, brief=False):
             "OS-FLV-EXT-DATA:ephemeral": 0, "rxtx_factor": 1.0,
             "os-flavor-access:is_public": True, "OS-FLV-DISABLED:disabled": False,
             "description": None, "extra_specs": {}, "links": links}
+
+
+class _InProcess:
+    """The conductor's methods run in the API's own process (straight to
+    the database), keeping the request's id: an endpoint's context.bind
+    clears it when it returns, as it does in a service between messages."""
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def __getattr__(self, method):
+        bound = getattr(self.manager, method)
+
+        def run(*args, **kwargs):
+            request_id = context.request_id()
+            try:
+                return bound(*args, **kwargs)
+            finally:
+                context.set_request_id(request_id)
+        return run
 
 
 class LabAPI:
@@ -198,6 +243,7 @@ class LabAPI:
         self.conductor = rpcapi.ConductorAPI()
         self.scheduler = rpcapi.SchedulerAPI()
         self.routes = [(m, re.compile(p + "$"), h) for m, p, h in self.ROUTES]
+        self._database = self._direct_database()
 
     @classmethod
     def factory(cls, global_conf, **local_conf):
@@ -400,8 +446,11 @@ class LabAPI:
         else:
             key = states.BODY_KEYS[name]
         ctxt = self._ctx()
-        started = self.conductor.instance_action_start(
+        saver, via = self._instance_saver()
+        began = time.monotonic()
+        started = saver.instance_action_start(
             ctxt, uuid=id, action=key, request_id=context.request_id() or "-")
+        checked = time.monotonic()
         if started is None:
             raise Fault(404, f"Instance {id} could not be found.")
         if "conflict" in started:
@@ -418,15 +467,48 @@ class LabAPI:
             # acted on again.
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             LOG.warning("%s of %s not cast: %s", key, inst["uuid"], reason)
-            self.conductor.instance_update_expected(
+            saver.instance_update_expected(
                 ctxt, uuid=inst["uuid"], values={"task_state": None},
                 expected_task_state=[action.task_state])
-            self.conductor.task_finish(ctxt, task_id=task["id"], status="failed",
-                                       reason=reason)
+            saver.task_finish(ctxt, task_id=task["id"], status="failed",
+                              reason=reason)
             raise Fault(500, f"Unexpected API Error: {reason}")
+        # What each step of the action cost, read back by the
+        # action-during-heartbeat-loss checker: the state check and save
+        # (an RPC call, or the database) and the cast to the host.
+        LOG.info("server-action %s of %s: saved by the %s in %.3f s, cast to %s "
+                 "in %.3f s", key, inst["uuid"], via, checked - began, inst["host"],
+                 time.monotonic() - checked)
         resp = webob.Response(status=202)
         resp.headers["x-fake-lab-task-id"] = task["id"]
         return resp
+
+    def _instance_saver(self):
+        """(where a server action's state is checked and saved, its name):
+        the conductor over RPC, or with ``[api] instance_save = direct`` the
+        database itself, as nova-api's instance.save() writes it."""
+        if self._database is None:
+            return self.conductor, "conductor"
+        return self._database, "database"
+
+    @staticmethod
+    def _direct_database():
+        """The database, opened in the API's process, when ``[api]
+        instance_save = direct``; else None. Made when the app loads, so
+        that the first action does not pay for it."""
+        from oslo_config import cfg
+
+        try:
+            if cfg.CONF.api.instance_save != "direct":
+                return None
+            url = cfg.CONF.database.connection
+        except cfg.Error:  # no configuration loaded (unit tests)
+            return None
+        if not url:  # a run without a database has no servers to act on
+            return None
+        from fake_compute import conductor
+
+        return _InProcess(conductor.ConductorManager(url))
 
     # -- hypervisors, limits and quotas ---------------------------------------
 
@@ -434,12 +516,22 @@ class LabAPI:
         return self.conductor.hypervisor_list(self._ctx())
 
     @staticmethod
-    def _hypervisor_view(req, h, brief=False):
-        view = {"id": h["id"], "hypervisor_hostname": h["name"], "state": "up",
-                "status": "enabled"}
+    def _hypervisor_view(req, h, brief=False, servers=None):
+        """nova's hypervisor: its state and status from its nova-compute
+        service (is_up, disabled; a host that has not reported yet is not
+        judged, as the scheduler has it), the ids integers before 2.53 and
+        uuids from it."""
+        version = _microversion(req)
+        uuids = version >= (2, 53)
+        svc = h.get("service") or {}
+        up = not svc or servicegroup.is_up(svc, _service_down_time())
+        view = {"id": h["uuid"] if uuids else h["id"],
+                "hypervisor_hostname": h["name"], "state": "up" if up else "down",
+                "status": "disabled" if svc.get("disabled") else "enabled"}
+        if servers is not None:
+            view["servers"] = servers
         if brief:
             return view
-        version = _microversion(req)
         view.update({
             "hypervisor_type": "fake", "hypervisor_version": 1000,
             "host_ip": "127.0.0.1",
@@ -451,29 +543,62 @@ class LabAPI:
             "disk_available_least": h["disk"] - h["disk_used"],
             "current_workload": 0, "running_vms": h["running_vms"],
             "cpu_info": {} if version >= (2, 28) else "{}",
-            "service": {"host": h["name"], "id": h["id"], "disabled_reason": None}})
+            "service": {"host": h["name"],
+                        "id": svc.get("uuid" if uuids else "id", h["id"]),
+                        "disabled_reason": svc.get("disabled_reason")}})
         return view
 
+    def _hypervisor_views(self, req, brief):
+        """GET /os-hypervisors[/detail]; from 2.53 with nova's filters
+        ``hypervisor_hostname_pattern`` (a substring, as nova's LIKE
+        %pattern%) and ``with_servers``."""
+        found = self._hypervisors()
+        with_servers = False
+        if _microversion(req) >= (2, 53):
+            pattern = req.params.get("hypervisor_hostname_pattern")
+            if pattern is not None:
+                found = [h for h in found if pattern in h["name"]]
+                if not found:
+                    raise Fault(404, f"No hypervisor matching '{pattern}' could "
+                                     "be found.")
+            with_servers = req.params.get("with_servers", "").lower() in (
+                "1", "true", "yes", "on")
+        servers = {}
+        if with_servers:
+            for inst in self.conductor.instance_list(self._ctx()):
+                servers.setdefault(inst["host"], []).append(
+                    {"name": inst["name"], "uuid": inst["uuid"]})
+        return _json(200, {"hypervisors": [
+            self._hypervisor_view(req, h, brief=brief, servers=servers.get(
+                h["name"], []) if with_servers else None) for h in found]})
+
     def hypervisor_list(self, req):
-        return _json(200, {"hypervisors": [self._hypervisor_view(req, h, brief=True)
-                                           for h in self._hypervisors()]})
+        return self._hypervisor_views(req, brief=True)
 
     def hypervisor_detail(self, req):
-        return _json(200, {"hypervisors": [self._hypervisor_view(req, h)
-                                           for h in self._hypervisors()]})
+        return self._hypervisor_views(req, brief=False)
 
-    def _hypervisor(self, id):
+    def _hypervisor(self, req, id):
+        """By uuid from 2.53 (nova's 400 for anything else: the client then
+        lists and matches the name itself); before it by id, or by name."""
+        if _microversion(req) >= (2, 53):
+            if not _is_uuid(id):
+                raise Fault(400, f"Invalid uuid {id}")
+            keys = ("uuid",)
+        else:
+            keys = ("id", "name")
         found = next((h for h in self._hypervisors()
-                      if str(h["id"]) == id or h["name"] == id), None)
+                      if any(str(h[k]) == id for k in keys)), None)
         if found is None:
             raise Fault(404, f"Hypervisor with ID {id} could not be found.")
         return found
 
     def hypervisor_show(self, req, id):
-        return _json(200, {"hypervisor": self._hypervisor_view(req, self._hypervisor(id))})
+        return _json(200, {"hypervisor": self._hypervisor_view(
+            req, self._hypervisor(req, id))})
 
     def hypervisor_uptime(self, req, id):
-        view = self._hypervisor_view(req, self._hypervisor(id), brief=True)
+        view = self._hypervisor_view(req, self._hypervisor(req, id), brief=True)
         view["uptime"] = " 00:00:00 up 0 min,  0 users,  load average: 0.00, 0.00, 0.00"
         return _json(200, {"hypervisor": view})
 
@@ -527,7 +652,12 @@ class LabAPI:
         body = self._body(req)
         if not isinstance(body, dict):
             raise Fault(400, "Malformed request body")
-        if id in self.LEGACY_SERVICE_ACTIONS:
+        if _microversion(req) >= (2, 53):
+            # nova: from 2.53 the id is the service's uuid, and the actions
+            # below are gone.
+            if not _is_uuid(id):
+                raise Fault(400, f"Invalid uuid {id}")
+        elif id in self.LEGACY_SERVICE_ACTIONS:
             return self._service_action(req, id, body)
         values = {}
         status = body.get("status")
@@ -600,6 +730,14 @@ class LabAPI:
               "fixed_ips", "floating_ips", "security_groups",
               "security_group_rules")
 
+    # nova's proxies to neutron and glance, dropped from the answers at 2.36
+    # (the network quotas and limits) and 2.39 (maxImageMeta).
+    NETWORK_PROXIES = ("fixed_ips", "floating_ips", "security_groups",
+                       "security_group_rules")
+    NETWORK_LIMITS = ("maxTotalFloatingIps", "maxSecurityGroups",
+                      "maxSecurityGroupRules", "totalFloatingIpsUsed",
+                      "totalSecurityGroupsUsed")
+
     def limits(self, req):
         used = self.conductor.usage(self._ctx())
         absolute = {
@@ -612,26 +750,34 @@ class LabAPI:
             "totalInstancesUsed": used["instances"], "totalCoresUsed": used["vcpus"],
             "totalRAMUsed": used["ram"], "totalFloatingIpsUsed": 0,
             "totalSecurityGroupsUsed": 0, "totalServerGroupsUsed": 0}
+        version = _microversion(req)
+        if version >= (2, 36):
+            for name in self.NETWORK_LIMITS:
+                absolute.pop(name)
+        if version >= (2, 39):
+            absolute.pop("maxImageMeta")
         return _json(200, {"limits": {"rate": [], "absolute": absolute}})
 
-    def _quota_set(self, project, detail):
+    def _quota_set(self, req, project, detail):
         used = self.conductor.usage(self._ctx()) if detail else {}
         in_use = {"instances": used.get("instances", 0),
                   "cores": used.get("vcpus", 0), "ram": used.get("ram", 0)}
         quota = {"id": project}
+        dropped = self.NETWORK_PROXIES if _microversion(req) >= (2, 36) else ()
         for name in self.QUOTAS:
-            quota[name] = ({"limit": -1, "in_use": in_use.get(name, 0),
-                            "reserved": 0} if detail else -1)
+            if name not in dropped:
+                quota[name] = ({"limit": -1, "in_use": in_use.get(name, 0),
+                                "reserved": 0} if detail else -1)
         return _json(200, {"quota_set": quota})
 
     def quota_show(self, req, project):
-        return self._quota_set(project, detail=False)
+        return self._quota_set(req, project, detail=False)
 
     def quota_detail(self, req, project):
-        return self._quota_set(project, detail=True)
+        return self._quota_set(req, project, detail=True)
 
     def quota_defaults(self, req, project):
-        return self._quota_set(project, detail=False)
+        return self._quota_set(req, project, detail=False)
 
     # With auth type "none" the client sends every service's requests to
     # the compute endpoint, Keystone's too: ``openstack quota show PROJECT``

@@ -59,6 +59,26 @@ lab_opts = [
                  help="Seconds the lab waits for its private broker to boot "
                       "before it gives up, quoting the broker's last log "
                       "lines."),
+    cfg.IntOpt("rabbit_nodes", default=1, min=1, max=5,
+               help="Nodes of the run's private RabbitMQ: 1, a single node; "
+                    "2 or more, a cluster on loopback (each node its own "
+                    "name, ports and data, one private epmd), every node in "
+                    "the services' transport URL. A cluster needs "
+                    "relay = false (the relay forwards to one node)."),
+    cfg.StrOpt("queue_type", default="classic",
+               choices=("classic", "mirrored", "quorum"),
+               help="The RPC queues' type: 'classic' (on the node their "
+                    "declaring client is connected to), 'mirrored' (classic, "
+                    "mirrored on every node by an ha-mode policy: a cluster "
+                    "of RabbitMQ 3.x only) or 'quorum' (oslo.messaging's "
+                    "rabbit_quorum_queue, which the lab then sets). In a "
+                    "cluster the lab sets rabbit_quorum_queue from this "
+                    "option, over any config file."),
+    cfg.StrOpt("node_loss", default="kill", choices=("kill", "drain"),
+               help="How a 'cluster lose-node' fault loses its node: 'kill' "
+                    "(SIGKILL, unplanned) or 'drain' (rabbitmq-upgrade drain, "
+                    "the node's maintenance mode, then a clean stop: "
+                    "planned, as before an upgrade)."),
     cfg.BoolOpt("relay", default=True,
                 help="Route every AMQP connection of the run through the lab's "
                      "relay, which records the wire (wire.jsonl) and injects "
@@ -76,6 +96,14 @@ api_opts = [
                     "next to the config files when relative."),
     cfg.StrOpt("compute_topic", default="compute",
                help="The RPC topic the fake compute listens on."),
+    cfg.StrOpt("instance_save", default="conductor",
+               choices=("conductor", "direct"),
+               help="Where a server action's state check and save go before "
+                    "its cast: 'conductor', an RPC call to the fake "
+                    "conductor (the lab's API reaches the database only "
+                    "through it), or 'direct', straight to the database, as "
+                    "nova-api's instance.save() does, so that the cast to "
+                    "the host is the action's only RPC."),
     cfg.BoolOpt("call_on_load", default=False,
                 help="Make one RPC call (a compute ping) while the app "
                      "loads, as a service that talks to its RPC peers at "
@@ -103,10 +131,39 @@ compute_opts = [
                       "patched: the eventlet hub's lateness); 0: no probe."),
 ]
 
+identity_opts = [
+    cfg.StrOpt("password", secret=True,
+               help="The password the fake nova-api's minimal identity service "
+                    "(/identity, Keystone v3) takes for its one user, "
+                    "fake-lab; unset: any. fake-lab up sets a random one and "
+                    "writes it to its clouds.yaml. No API of the lab checks "
+                    "the tokens it gives."),
+]
+
 database_opts = [
     cfg.StrOpt("connection", secret=True,
                help="SQLAlchemy URL of the fake cloud's database; the lab "
                     "uses SQLite in the run directory when unset."),
+]
+
+postgres_opts = [
+    cfg.BoolOpt("pair", default=False,
+                help="Give the run a private PostgreSQL pair as its database: "
+                     "a primary and a streaming replica (pg_basebackup -R) "
+                     "in the run directory, on free loopback ports, with "
+                     "random credentials. The services' URL names both "
+                     "nodes with libpq's target_session_attrs=read-write, so "
+                     "that new connections follow a promotion. Excludes "
+                     "[database] connection."),
+    cfg.StrOpt("replication", default="async", choices=("async", "sync"),
+               help="'async': the primary acknowledges a commit once it is "
+                    "in its own WAL (PostgreSQL's default); 'sync': only once "
+                    "the replica has it too (synchronous_standby_names names "
+                    "the replica, synchronous_commit = on)."),
+    cfg.StrOpt("os_user", default="postgres",
+               help="The system user the servers run as when the lab runs "
+                    "as root (PostgreSQL refuses root); it must reach the "
+                    "run directory."),
 ]
 
 uwsgi_opts = [
@@ -185,6 +242,8 @@ GROUPS = {
     "service": service_opts,
     "uwsgi": uwsgi_opts,
     "database": database_opts,
+    "identity": identity_opts,
+    "postgres": postgres_opts,
 }
 
 

@@ -41,21 +41,26 @@ def init(conf, program):
 
 
 def wait_for_broker(conf, timeout):
-    """Wait until a broker of ``conf.transport_url`` accepts TCP; False if
-    none did within ``timeout`` seconds (the driver then retries itself)."""
+    """Wait until every broker node of ``conf.transport_url`` accepts TCP;
+    False if one did not within ``timeout`` seconds (the driver then
+    retries itself). Every node, not the first: a cluster's joining node
+    opens its AMQP port only once it has joined, and a quorum queue
+    declared before that would have fewer members for good."""
     import socket
     import time
 
     url = messaging.TransportURL.parse(conf, conf.transport_url)
-    hosts = [(h.hostname, h.port or 5672) for h in url.hosts]
+    waiting = [(h.hostname, h.port or 5672) for h in url.hosts]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for host in hosts:
+        for host in list(waiting):
             try:
                 socket.create_connection(host, timeout=0.5).close()
-                return True
+                waiting.remove(host)
             except OSError:
                 pass
+        if not waiting:
+            return True
         time.sleep(0.1)
     return False
 

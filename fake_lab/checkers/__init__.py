@@ -11,15 +11,18 @@ One module per checker; ``evidence`` holds the log parsers they share.
 """
 
 from fake_lab.checkers import (
+    action_flow,
     boot_flow,
     broker_freeze,
     busy_starvation,
     concurrency,
+    db_failover,
     executor_pool_exhaustion,
     fork_after_connect,
     heartbeat_loss,
     network_blackhole,
     pool_expiry,
+    rabbit_node_loss,
     send_pool_contention,
     service_flap,
     service_heartbeat_hang,
@@ -31,6 +34,7 @@ from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, VERD
 from fake_lab.errors import UsageError
 
 CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check,
+            "db-failover": db_failover.check,
             "network-blackhole": network_blackhole.check,
             "broker-freeze": broker_freeze.check,
             "pool-expiry": pool_expiry.check,
@@ -42,7 +46,9 @@ CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check
             "uwsgi-lazy-apps": uwsgi_lazy_apps.check,
             "executor-pool-exhaustion": executor_pool_exhaustion.check,
             "send-pool-contention": send_pool_contention.check,
-            "service-flap": service_flap.check}
+            "service-flap": service_flap.check,
+            "rabbit-node-loss": rabbit_node_loss.check,
+            "action-flow": action_flow.check}
 
 __all__ = ["CHECKERS", "NOT_REPRODUCED", "REPRODUCED", "UNKNOWN", "VERDICTS",
            "judge"]

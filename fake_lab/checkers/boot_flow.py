@@ -124,6 +124,23 @@ def _tally(boots, state, idle_op, slow_limit):
             "slow_limit": slow_limit}
 
 
+def fate(op, state):
+    """One boot operation's fate, as ``_tally`` counts it: ``info`` (no
+    answer), ``rejected``, or for an accepted boot ``active``, ``failed``
+    or ``lost``, with ``duplicated`` when it was built more than once."""
+    done = op["done"]
+    if done is None or done["type"] == "info":
+        return "info"
+    if done["type"] == "fail":
+        return "rejected"
+    v = done["value"]
+    uuid = v.get("server_id")
+    if state["builds"].get(uuid, 0) > 1:
+        return "duplicated"
+    return _fate(state["instances"].get(uuid), state["tasks"].get(v.get("task_id")),
+                 uuid)[0]
+
+
 def _fate(inst, task, uuid):
     """('active' | 'failed' | 'lost', why) of one accepted boot."""
     task = task or {}

@@ -158,6 +158,18 @@ def broker_connections(path):
     return order
 
 
+def broker_lines(path):
+    """Every line of a broker log with its time: [{time, level, msg, line}]
+    (a multi-line entry's continuation lines each carry its time)."""
+    lines = []
+    for raw in read_lines(path):
+        m = _BROKER_LINE.match(raw)
+        if m:
+            lines.append({"time": _epoch(m.group("ts")), "level": m.group("level"),
+                          "msg": m.group("msg"), "line": raw})
+    return lines
+
+
 def client_events(path, markers=CLIENT_MARKERS):
     """Marked lines of a fake service's log: [{kind, time, pid, line, ...}];
     ``markers``: (kind, pattern) pairs, the first that matches a line wins."""

@@ -62,6 +62,8 @@ CHOICES = {"executor": ("eventlet", "threading"),
            "uwsgi_enable_threads": ("true", "false"),
            "uwsgi_lazy_apps": ("true", "false"),
            "uwsgi_fork_hooks": ("true", "false"),
+           "db_pair": ("true", "false"),
+           "db_replication": ("async", "sync"),
            "deps": pyenvs.DEPS}
 DEFAULT_AXES = {"container": ["uwsgi", "mod_wsgi", "eventlet-wsgi"],
                 "executor": ["eventlet", "threading"],

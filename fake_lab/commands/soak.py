@@ -60,6 +60,34 @@ def _system_epmd_names():
     return [line for line in out.stdout.splitlines() if "fake-lab-" in line]
 
 
+ERLANG = ("beam.smp", "epmd", "erl_child_setup", "inet_gethost", "erl")
+
+
+def _erlang_processes(run_dir, epmd_ports):
+    """Erlang processes tied to the run with or without its owner mark (a
+    CLI's VM, or an epmd daemonized by a node's epmd-starter, outside any
+    tree the run stopped): those whose environment points at one of the
+    run's private epmd ports, or whose command line names the run."""
+    marks = [f"ERL_EPMD_PORT={p}\0".encode() for p in epmd_ports]
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() not in ERLANG:
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read() + b"\0"
+        except OSError:
+            continue
+        if cmdline and (run_dir in cmdline or any(m in environ for m in marks)):
+            found.append(f"{entry} {cmdline.strip()[:120]}")
+    return found
+
+
 def _new_run_dir(runs_dir, before):
     after = set(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else set()
     new = sorted(n for n in after - before if n != "latest"
@@ -67,18 +95,52 @@ def _new_run_dir(runs_dir, before):
     return os.path.join(runs_dir, new[-1]) if new else None
 
 
+def _working_in(run_dir):
+    """[(pid, command line)] of the processes whose working directory is in
+    the run directory: a PostgreSQL server works in its data directory there,
+    and a child its killed postmaster left behind shows no owner mark (its
+    process title is written over its environment)."""
+    root = os.path.abspath(run_dir) + os.sep
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if cmdline.strip() and (cwd + os.sep).startswith(root):
+            found.append((int(entry), cmdline.strip()))
+    return found
+
+
+def _run_processes(run_dir):
+    found = dict(procs.processes_under(run_dir))
+    for pid, cmd in _working_in(run_dir):
+        found.setdefault(pid, cmd)
+    return sorted(found.items())
+
+
 def leftovers(run_dir, tmp_before, netns_before, wait=15.0):
     """What a finished run left behind: {kind: [items]} (empty lists: none)."""
     deadline = time.monotonic() + wait
     while True:
-        processes = procs.processes_under(run_dir) if run_dir else []
+        processes = _run_processes(run_dir) if run_dir else []
         if not processes or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     ports = (RunDir(run_dir).read_json("ports.json") or {}) if run_dir else {}
     taken = sorted(set(ports.values()) & _listening_ports())
     tmp_after = set(os.listdir(tempfile.gettempdir()))
+    marked = {pid for pid, _ in processes}
+    # A cluster's nodes share one epmd ("epmd"); its ports.json names it.
+    erlang = [p for p in _erlang_processes(
+        run_dir, [v for k, v in ports.items() if k == "epmd"]) if run_dir
+        and int(p.split()[0]) not in marked]
     return {"processes": [f"{pid} {cmd[:120]}" for pid, cmd in processes],
+            "erlang": erlang,
             "ports": taken,
             "epmd_names": _system_epmd_names(),
             "netns": sorted(_netns() - netns_before),
@@ -175,8 +237,9 @@ def summarize(rows, expect, chaos):
     verdicts = {}
     for row in rows:
         verdicts[row["verdict"]] = verdicts.get(row["verdict"], 0) + 1
-    left = {kind: sum(len(r["leftovers"][kind]) for r in rows)
-            for kind in ("processes", "ports", "epmd_names", "netns", "tmp_files")}
+    left = {kind: sum(len(r["leftovers"].get(kind, [])) for r in rows)
+            for kind in ("processes", "erlang", "ports", "epmd_names", "netns",
+                         "tmp_files")}
     completed = [r for r in rows if not r["signal"]]
     summary = {"runs": len(rows), "verdicts": verdicts, "leftovers": left,
                "expected": expect,
@@ -185,8 +248,8 @@ def summarize(rows, expect, chaos):
                "completed": len(completed)}
     # tmp entries may come from anything else on the machine: reported, but
     # only what is certainly the lab's fails the soak.
-    summary["ok"] = (left["processes"] == left["ports"] == left["epmd_names"]
-                     == left["netns"] == 0
+    summary["ok"] = (left["processes"] == left["erlang"] == left["ports"]
+                     == left["epmd_names"] == left["netns"] == 0
                      and (chaos or not expect
                           or summary["as_expected"] == len(completed)))
     return summary

@@ -244,6 +244,12 @@ class ModWSGI(Container):
         self._check_reachable()
         u = self.settings.values["uwsgi"]
         files = [f for f in env.get("FAKE_LAB_CONFIG_FILES", "").split(",") if f]
+        if self.settings.get("api", "instance_save") == "direct":
+            # The API then writes the run's SQLite database itself (as
+            # nova-api does), and www-data cannot write root's files.
+            files += [f for f in (self.run.file("fake-lab.sqlite" + suffix)
+                                  for suffix in ("", "-wal", "-shm"))
+                      if os.path.exists(f)]
         self._share_with_apache(files + [self.run.log("fake-nova-api")])
         argv = [self.binary, "start-server", os.path.join(ETC, "fake-nova-api.wsgi"),
                 "--host", "127.0.0.1", "--port", str(port),

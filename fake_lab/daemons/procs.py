@@ -210,6 +210,28 @@ def processes_under(path):
             continue
         if cmdline:  # zombies have none
             found.append((int(entry), cmdline.strip()))
+    return found + _unmarked_members(found)
+
+
+def _unmarked_members(marked):
+    """[(pid, command line)] of the processes in the trees of ``marked``
+    that do not show the mark: PostgreSQL writes each child's process title
+    over the memory /proc/PID/environ reads, so its backends, checkpointer
+    and walsenders carry the mark but cannot show it."""
+    if not marked:
+        return []
+    table = proc_table()
+    seen = {pid for pid, _ in marked}
+    members = set().union(*(tree(pid, table) for pid in seen)) - seen - {os.getpid()}
+    found = []
+    for pid in sorted(members):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if cmdline.strip():
+            found.append((pid, cmdline.strip()))
     return found
 
 

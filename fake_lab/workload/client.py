@@ -24,8 +24,11 @@ class Client:
             lab, history, settings, say)
         self.api_pid = None
 
-    def request(self, step, op, method=None, path=None, body=None, quiet=False):
-        """One HTTP request as a history operation; returns (outcome, value)."""
+    def request(self, step, op, method=None, path=None, body=None, quiet=False,
+                record=None):
+        """One HTTP request as a history operation; returns (outcome, value).
+        ``record``: more keys for the invoke (what a checker must know of
+        the request, e.g. the server an action is for)."""
         if method is None:
             method, path = PATHS[op]
             body = step.get("payload", {}) if method == "POST" else None
@@ -35,7 +38,8 @@ class Client:
         req = urllib.request.Request(self.lab.api_url + path, data=data,
                                      method=method,
                                      headers={"Content-Type": "application/json"})
-        op_id = self.history.invoke(op, name=name, method=method, path=path)
+        op_id = self.history.invoke(op, name=name, method=method, path=path,
+                                    **(record or {}))
         started = time.monotonic()
         outcome, value = INFO, {}
         try:
@@ -44,6 +48,9 @@ class Client:
                 value["request_id"] = resp.headers.get("x-openstack-request-id")
                 value["api_thread"] = resp.headers.get("x-fake-lab-worker-thread")
                 value["worker_pid"] = resp.headers.get("x-fake-lab-worker-pid")
+                # A server action's task (its 202 has no body).
+                if resp.headers.get("x-fake-lab-task-id"):
+                    value["task_id"] = resp.headers["x-fake-lab-task-id"]
             outcome = OK
         except urllib.error.HTTPError as exc:
             status, data = exc.code, exc.read()

@@ -27,6 +27,11 @@ Steps (the ``[[workload]]`` tables of a scenario):
   ``rate`` per second, each recorded with its request id, server and task;
 - ``settle``: wait (at most ``seconds``) until no task is in progress;
 - ``read``: ``count`` GET /v2.1/servers/detail;
+- ``action``: POST /v2.1/servers/<id>/action on the server a ``boot`` step
+  made (``server``: that boot's name, e.g. ``warm-up-1``), with ``action``
+  its body's key (``reboot``, ``os-stop``, ``os-start``, ``pause``, ...)
+  and ``type`` a reboot's (SOFT or HARD); recorded with the vm_state nova
+  ends the server in (``expect_vm_state``) and its task's id;
 - ``watch-services``: GET /v2.1/os-services every ``interval`` seconds
   (0.5 by default) for ``seconds``, in the background beside the steps
   that follow; each answer is a ``services-listed`` event (every service's
@@ -40,8 +45,9 @@ import threading
 import time
 import urllib.parse
 
+from fake_compute.states import ACTIONS, BODY_KEYS, REBOOT_TYPES
 from fake_lab.checkers import evidence
-from fake_lab.errors import LabError
+from fake_lab.errors import LabError, UsageError
 from fake_lab.history import OK
 from fake_lab.workload.client import Client
 from fake_lab.workload.nemesis import Nemesis
@@ -49,8 +55,28 @@ from fake_lab.workload.nemesis import Nemesis
 # The ops a scenario's [[workload]] steps may name.
 OPS = ("call", "cast", "idle", "list-connections", "boot", "read",
        "settle", "fault", "stop-service", "flood", "list-queues",
-       "inspect-processes", "watch-services")
+       "inspect-processes", "watch-services", "action")
 FAULT_OPS = ("fault", "stop-service")
+
+
+def action_key(step, where):
+    """The action (a key of nova's state machine, fake_compute/states.py)
+    an ``action`` step names; UsageError when it names none, so that a bad
+    scenario is refused before anything starts."""
+    action = step.get("action")
+    if not isinstance(step.get("server"), str):
+        raise UsageError(f"{where}: an action step needs server, the name of "
+                         "a server a boot step made (e.g. warm-up-1)")
+    if action == "reboot":
+        kind = step.get("type", "SOFT")
+        if kind not in REBOOT_TYPES:
+            raise UsageError(f"{where}: reboot type must be SOFT or HARD, not "
+                             f"{kind!r}")
+        return "reboot-hard" if kind.upper() == "HARD" else "reboot-soft"
+    if action not in BODY_KEYS:
+        raise UsageError(f"{where}: unknown server action {action!r}; one of "
+                         f"{', '.join(BODY_KEYS)}")
+    return BODY_KEYS[action]
 
 
 class Player:
@@ -61,6 +87,8 @@ class Player:
         self.nemesis = Nemesis(lab, history, say)
         # What the player waits for now, for a status line (progress.py).
         self.activity = None
+        # {boot name: server id} of the boots accepted, for ``action`` steps.
+        self.servers = {}
 
     def play(self, steps):
         """Play the steps in order. A fault with ``at = S`` starts S seconds
@@ -246,6 +274,8 @@ class Player:
                 quiet=True)
             with lock:
                 outcomes.setdefault(outcome, []).append(value["latency"])
+                if value.get("server_id"):
+                    self.servers[f"{name}-{n}"] = value["server_id"]
 
         pool = concurrent.futures.ThreadPoolExecutor(concurrency)
         try:
@@ -270,6 +300,25 @@ class Player:
         for n in range(step.get("count", 1)):
             self.client.request({"name": step.get("name", "read")}, "read", "GET",
                           "/v2.1/servers/detail", quiet=True)
+
+    def _action(self, step):
+        """A server action on a server a boot step made, as one request."""
+        name, target = step.get("name", "action"), step["server"]
+        key = action_key(step, "workload")
+        server = self.servers.get(target)
+        if server is None:
+            # Its boot failed or was not accepted: nothing to act on.
+            self.history.event("action-skipped", name=name, server=target,
+                               reason="no server of that name was accepted")
+            self.say(f"  {name}: no server {target} to act on")
+            return
+        action = step["action"]
+        args = {"type": step.get("type", "SOFT")} if action == "reboot" else None
+        self.client.request(
+            {"name": name}, "action", "POST", f"/v2.1/servers/{server}/action",
+            {action: args}, record={"server": target, "server_id": server,
+                                    "action": key,
+                                    "expect_vm_state": ACTIONS[key].vm_state})
 
     def _settle(self, step):
         """Wait until no task is in progress (or ``seconds`` pass)."""

@@ -18,6 +18,7 @@ bad option, is refused with one line before anything starts.
 
 import time
 
+from fake_lab.daemons import postgres, rabbit_cluster
 from fake_lab.errors import LabError, UsageError
 
 
@@ -57,6 +58,10 @@ class Fault:
 
 SECONDS = ("seconds", False, "undo the fault after this many seconds (in the "
            "same operation); without it the fault stays until its undo verb")
+NODE = ("name", False, "which node: its number ('2'), 'connections' (the "
+        "default: the node holding most of the services' AMQP connections, "
+        "read from /proc) or 'queue:NAME' (the node hosting that queue: a "
+        "classic queue's home, a quorum queue's leader)")
 FAULTS = {(f.target, f.verb): f for f in [
     Fault("broker", "restart", "stop the RabbitMQ node gracefully (SIGTERM) and "
           "start it again on the same ports and data directory"),
@@ -75,6 +80,26 @@ FAULTS = {(f.target, f.verb): f for f in [
     Fault("relay", "heal", "undo blackhole and latency"),
     Fault("service", "stop", "stop one fake service (e.g. a compute host) for "
           "good", {"service": ("name", True, "the service, e.g. fake-compute-2")}),
+    Fault("db", "kill-primary", "unplanned failover of the PostgreSQL pair "
+          "([postgres] pair): SIGKILL every process of the primary, then "
+          "promote the streaming replica; the services' multi-host URL "
+          "(target_session_attrs=read-write) takes new connections to it",
+          {"lag": ("seconds", False, "first stall the replication link this "
+                   "long (the replica falls behind: with async replication "
+                   "the primary goes on acknowledging commits it alone has)")}),
+    Fault("db", "switchover", "planned switchover of the PostgreSQL pair: wait "
+          "until the replica has replayed everything, stop the primary "
+          "cleanly (fast shutdown), check the replica received its shutdown "
+          "checkpoint, promote the replica"),
+    Fault("cluster", "kill-node", "SIGKILL one RabbitMQ node of the cluster "
+          "(unplanned: no Close to its clients, no hand-over of its queues); "
+          "it stays down", {"node": NODE}),
+    Fault("cluster", "drain-node", "rabbitmq-upgrade drain one node (maintenance "
+          "mode: it closes its clients' connections and hands its queue "
+          "leaders over), then stop it (planned, as before an upgrade); it "
+          "stays down", {"node": NODE}),
+    Fault("cluster", "lose-node", "kill-node or drain-node, as [lab] node_loss "
+          "says (--node-loss kill|drain)", {"node": NODE}),
 ]}
 UNDO = {("broker", "freeze"): "thaw", ("relay", "blackhole"): "heal",
         ("relay", "latency"): "heal"}
@@ -119,9 +144,12 @@ class Nemesis:
             self.say(f"  fault {fault.target} {fault.verb}: could not: {exc}")
             return
         took = time.monotonic() - started
+        status = done.pop("cluster_status", None)
         self.history.complete(op_id, "fault", "ok", process="nemesis",
                               target=fault.target, verb=fault.verb,
                               seconds_taken=round(took, 3), **done)
+        if status is not None:  # asked of a surviving node, once it is over
+            self.history.event("cluster-status", **status)
         self.say(f"  fault {fault.target} {fault.verb}"
                  + "".join(f" {k}={v}" for k, v in options.items())
                  + f": done in {took:.2f} s")
@@ -131,6 +159,10 @@ class Nemesis:
         if target == "service":
             lab.stop_service(options["service"])
             return {"service": options["service"]}
+        if target == "db":
+            return postgres.fault(lab, verb, options)
+        if target == "cluster":
+            return rabbit_cluster.lose_node(lab, verb, options.get("node"))
         if target == "broker":
             if verb in ("restart", "kill"):
                 old, new = lab.broker.restart(kill=verb == "kill")

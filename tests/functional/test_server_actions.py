@@ -99,6 +99,13 @@ def test_hypervisors_limits_and_quotas_through_the_openstack_cli(cloud):
     assert limits["total_instances_used"] == 1
     ok(cloud, "quota", "show", "fake-lab")
     ok(cloud, "quota", "show", "--usage", "fake-lab")
+    # No project named: the client takes the token's, which the lab's
+    # identity service scoped to fake-lab (under auth type none it has none).
+    quota = {r["Resource"]: r["Limit"] for r in json.loads(
+        ok(cloud, "quota", "show", "-f", "json"))}
+    assert quota["instances"] == -1 and quota["cores"] == -1
+    noauth = openstack(cloud, "--os-cloud", "fake-lab-noauth", "quota", "show")
+    assert noauth.returncode == 1 and "project_id" in noauth.stderr
     ok(cloud, "server", "delete", "--wait", "vm-usage")
     hypervisors = json.loads(ok(cloud, "hypervisor", "list", "--long", "-f", "json"))
     assert sum(h["vCPUs Used"] for h in hypervisors) == 0

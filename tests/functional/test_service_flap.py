@@ -3,9 +3,15 @@
 services through the real openstack CLI against ``fake-lab up``."""
 
 import json
+import os
+import subprocess
+import time
+import urllib.request
 
 import pytest
 
+from fake_lab.daemons import procs
+from tests.functional.conftest import LAB, REPO
 from tests.functional.test_up import openstack, require_openstack_cli, shared_cloud
 
 
@@ -34,10 +40,16 @@ def test_threading_compute_stays_up_while_busy(lab):
     assert lab.leftovers() == []
 
 
+# Short, so that a stopped compute is down within seconds: reports every
+# 2 s, down 10 s after the last one (nova's ratio is 10 s and 60 s).
+REPORT_INTERVAL, SERVICE_DOWN_TIME = 2, 10
+
+
 @pytest.fixture(scope="module")
 def cloud(real_parts):
     require_openstack_cli()
-    with shared_cloud() as env:
+    with shared_cloud("--report-interval", str(REPORT_INTERVAL),
+                      "--service-down-time", str(SERVICE_DOWN_TIME)) as env:
         yield env
 
 
@@ -87,3 +99,63 @@ def test_the_services_through_the_openstack_cli(cloud):
     assert all(r["State"] == "up" and r["Status"] == "enabled"
                and not r["Forced Down"] for r in found.values()), found
     ok(cloud, "server", "delete", "--wait", "vm-up")
+
+
+def _compute_states(env):
+    """{host: (state, forced_down)} of the nova-compute services, from the
+    API itself (a CLI call costs about a second)."""
+    req = urllib.request.Request(env["FAKE_LAB_URL"] + "/os-services?binary=nova-compute",
+                                 headers={"OpenStack-API-Version": "compute 2.11"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return {s["host"]: (s["state"], s["forced_down"])
+                for s in json.loads(resp.read())["services"]}
+
+
+def test_a_stopped_compute_is_shown_down_within_service_down_time(cloud):
+    """Runs last in the module: the lab goes on without fake-compute-2."""
+    run_dir = cloud["FAKE_LAB_RUN_DIR"]
+    with open(os.path.join(run_dir, "services.json")) as f:
+        entry = json.load(f)["services"]["fake-compute-2"]
+    assert entry["state"] == "running" and entry["process_group"] == entry["pid"]
+    # Asked of the lab, which stops that service's process tree only.
+    stopped = subprocess.run(LAB + ["stop-service", "fake-compute-2", run_dir],
+                             capture_output=True, text=True, timeout=90, cwd=REPO,
+                             stdin=subprocess.DEVNULL)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "service_down_time (10 s" in stopped.stdout
+    with open(os.path.join(run_dir, "services.json")) as f:
+        entry = json.load(f)["services"]["fake-compute-2"]
+    assert entry["state"] == "stopped"
+    assert not any(pid == entry["pid"] for pid, _ in procs.processes_under(run_dir))
+    # Down once its last report is older than service_down_time: not at
+    # once (the last report, before the lab signalled it to stop, is at
+    # most report_interval old), and within service_down_time of that
+    # signal (a loaded machine's late reports and the polling get a few
+    # seconds more).
+    down_after = None
+    while time.time() - entry["stop_sent_at"] < SERVICE_DOWN_TIME + 15:
+        states = _compute_states(cloud)
+        if states["fake-compute-2"][0] == "down":
+            down_after = time.time() - entry["stop_sent_at"]
+            break
+        assert states["fake-compute-1"] == ("up", False), states
+        time.sleep(0.25)
+    assert down_after is not None, "fake-compute-2 never shown down"
+    assert SERVICE_DOWN_TIME - REPORT_INTERVAL - 1 <= down_after <= SERVICE_DOWN_TIME + 3, \
+        down_after
+    found = services(cloud)
+    two = found[("fake-compute-2", "nova-compute")]
+    assert (two["State"], two["Forced Down"], two["Status"]) == ("down", False,
+                                                                 "enabled"), two
+    assert found[("fake-compute-1", "nova-compute")]["State"] == "up"
+    # The scheduler skips the down host: the next boot lands on the other.
+    server = json.loads(ok(cloud, "server", "create", "--flavor", "m1.tiny",
+                           "--image", "cirros", "--nic",
+                           "none", "--wait", "-f", "json", "vm-after-stop"))
+    assert server["OS-EXT-SRV-ATTR:host"] == "fake-compute-1", server
+    ok(cloud, "server", "delete", "--wait", "vm-after-stop")
+    again = subprocess.run(LAB + ["stop-service", "fake-compute-2", run_dir],
+                           capture_output=True, text=True, timeout=60, cwd=REPO,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 2 and again.stderr.strip() == (
+        "fake-lab: fake-compute-2 is already stopped"), again.stderr

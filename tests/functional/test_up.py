@@ -71,6 +71,13 @@ def cloud(request, lab):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     env = _exports(proc.stdout)
     assert env["OS_CLOUD"] == "fake-lab" and os.path.exists(env["OS_CLIENT_CONFIG_FILE"])
+    # It holds the identity service's password: only its owner reads it,
+    # and nothing printed has it.
+    assert os.stat(env["OS_CLIENT_CONFIG_FILE"]).st_mode & 0o077 == 0
+    with open(env["OS_CLIENT_CONFIG_FILE"]) as f:
+        password = next(line.split(":", 1)[1].strip() for line in f
+                        if line.strip().startswith("password:"))
+    assert password not in proc.stdout + proc.stderr
     assert ":" not in env["FAKE_LAB_BROKER_URL"].split("@")[0].split("//")[1]
     yield env
     down = lab.run("down", env["FAKE_LAB_RUN_DIR"], timeout=120)
@@ -129,7 +136,7 @@ def test_versions_microversions_and_faults(cloud):
     url = cloud["FAKE_LAB_URL"]
     root = url.rsplit("/v2.1", 1)[0]
     status, body, _ = _call(root + "/")
-    assert status == 200 and body["versions"][0]["version"] == "2.38"
+    assert status == 200 and body["versions"][0]["version"] == "2.53"
     for path in ("/v2.1", "/v2.1/"):
         status, body, _ = _call(root + path)
         assert status == 200 and body["version"]["min_version"] == "2.1"

@@ -79,3 +79,25 @@ def test_free_ports_are_distinct_and_skip_a_taken_one(monkeypatch):
         ports = procs.free_ports(3)
     assert taken not in ports
     assert len(set(ports)) == 3
+
+
+def test_processes_under_finds_a_marked_daemons_children_that_hide_the_mark(tmp_path):
+    # PostgreSQL writes its children's process titles over the memory
+    # /proc/PID/environ shows: a child that cannot show the mark is found
+    # through its marked parent (here: a child started with an empty env).
+    d = procs.spawn("parent", ["sh", "-c", "env -i sleep 30 & echo started; wait"],
+                    str(tmp_path / "p.log"), owner=str(tmp_path))
+    try:
+        procs.wait_until(lambda: "started" in open(d.log_path).read(), d,
+                         "started", 10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            found = dict(procs.processes_under(str(tmp_path)))
+            if any(cmd.startswith("sleep") for cmd in found.values()):
+                break
+            time.sleep(0.05)
+        assert d.pid in found
+        assert any(cmd == "sleep 30" for cmd in found.values()), found
+    finally:
+        d.stop(grace=2)
+    assert procs.processes_under(str(tmp_path)) == []

@@ -2,7 +2,9 @@
 path without a broker: the API's handlers, the conductor on SQLite and the
 compute's actions, wired by direct calls in place of RPC."""
 
+import datetime
 import json
+import uuid as uuid_module
 
 import pytest
 import webob
@@ -137,8 +139,10 @@ def _server(lab, name="vm1", flavor="1"):
     return uuid
 
 
-def _req(lab, method, path, body=None):
+def _req(lab, method, path, body=None, version=None):
     req = webob.Request.blank(path, method=method)
+    if version is not None:  # what the Microversion middleware negotiated
+        req.environ["fake_lab.microversion"] = version
     if body is not None:
         req.body = json.dumps(body).encode()
         req.content_type = "application/json"
@@ -311,3 +315,105 @@ def test_what_hypervisor_show_and_stats_ask(cloud):
     stats = _req(cloud, "GET", "/os-hypervisors/statistics")[1]["hypervisor_statistics"]
     assert (stats["count"], stats["vcpus_used"], stats["memory_mb_used"],
             stats["running_vms"]) == (2, 1, 2048, 1)
+
+
+def test_the_flavor_is_embedded_from_2_47(cloud):
+    uuid = _server(cloud, "a", flavor="2")
+    old = _req(cloud, "GET", f"/servers/{uuid}", version=(2, 46))[1]["server"]
+    assert old["flavor"]["id"] == "2" and "original_name" not in old["flavor"]
+    new = _req(cloud, "GET", "/servers/detail", version=(2, 47))[1]["servers"][0]
+    assert new["flavor"] == {"original_name": "m1.small", "vcpus": 1, "ram": 2048,
+                             "disk": 20, "ephemeral": 0, "swap": 0, "extra_specs": {}}
+
+
+def test_hypervisors_by_uuid_from_2_53(cloud):
+    cloud.conductor.service_report({}, host="fake-compute-1", binary="nova-compute")
+    cloud.conductor.service_report({}, host="fake-compute-2", binary="nova-compute")
+    cloud.conductor.service_update({}, values={"disabled": True, "disabled_reason":
+                                               "maintenance"},
+                                   host="fake-compute-2", binary="nova-compute")
+    with cloud.conductor.engine.begin() as conn:
+        conn.execute(db.services.update().where(
+            db.services.c.host == "fake-compute-1").values(
+            updated_at=db.now() - datetime.timedelta(seconds=120)))
+    listed = _req(cloud, "GET", "/os-hypervisors", version=(2, 53))[1]["hypervisors"]
+    one, two = listed
+    assert (one["hypervisor_hostname"], one["state"], one["status"]) == (
+        "fake-compute-1", "down", "enabled")  # 120 s > nova's 60
+    assert (two["state"], two["status"]) == ("up", "disabled")
+    assert str(uuid_module.UUID(one["id"])) == one["id"]
+    assert _req(cloud, "GET", "/os-hypervisors", version=(2, 52))[1][
+        "hypervisors"][0]["id"] == 1
+    shown = _req(cloud, "GET", f"/os-hypervisors/{two['id']}",
+                 version=(2, 53))[1]["hypervisor"]
+    assert shown["hypervisor_hostname"] == "fake-compute-2"
+    svc = cloud.conductor.service_list({}, host="fake-compute-2")[0]
+    assert shown["service"] == {"host": "fake-compute-2", "id": svc["uuid"],
+                                "disabled_reason": "maintenance"}
+    # by name: nova's 400, after which the client lists and matches names
+    status, body, _ = _req(cloud, "GET", "/os-hypervisors/fake-compute-2",
+                           version=(2, 53))
+    assert status == 400 and body["badRequest"]["message"] == (
+        "Invalid uuid fake-compute-2")
+    assert _req(cloud, "GET", f"/os-hypervisors/{two['id']}/uptime",
+                version=(2, 53))[0] == 200
+    matched = _req(cloud, "GET", "/os-hypervisors/detail?hypervisor_hostname_pattern="
+                   "compute-2&with_servers=true", version=(2, 53))[1]["hypervisors"]
+    assert [(h["hypervisor_hostname"], h["servers"]) for h in matched] == [
+        ("fake-compute-2", [])]
+    assert _req(cloud, "GET", "/os-hypervisors?hypervisor_hostname_pattern=nope",
+                version=(2, 53))[0] == 404
+
+
+def test_limits_and_quotas_drop_the_proxies_as_nova_does(cloud):
+    def absolute(version):
+        return _req(cloud, "GET", "/limits", version=version)[1]["limits"]["absolute"]
+
+    assert "maxImageMeta" in absolute((2, 38)) and "maxTotalFloatingIps" in absolute(
+        (2, 35))
+    assert "maxTotalFloatingIps" not in absolute((2, 36))
+    assert "maxImageMeta" not in absolute((2, 39))
+    quota = _req(cloud, "GET", "/os-quota-sets/fake-lab", version=(2, 36))[1][
+        "quota_set"]
+    assert "floating_ips" not in quota and quota["instances"] == -1
+    assert "floating_ips" in _req(cloud, "GET", "/os-quota-sets/fake-lab")[1][
+        "quota_set"]
+
+
+def test_a_direct_save_keeps_the_request_id_and_logs_what_each_step_took(
+        cloud, caplog):
+    """[api] instance_save = direct: the state check and save run in the
+    API's process, as nova-api's instance.save(); the request keeps its id
+    (a manager's context.bind clears it when it returns)."""
+    from fake_service import context
+
+    uuid = _server(cloud)
+    cloud.conductor = _CountingConductor(cloud.conductor)
+    cloud._database = api._InProcess(cloud.conductor.manager)
+    cloud.compute.deliver = False  # a cast does not run in the API's process
+    context.set_request_id("req-direct")
+    try:
+        with caplog.at_level("INFO", logger="fake_nova_api.api"):
+            resp = _req(cloud, "POST", f"/servers/{uuid}/action", {"os-stop": None})
+        assert context.request_id() == "req-direct"
+    finally:
+        context.set_request_id(None)
+    assert resp[0] == 202
+    assert cloud.conductor.calls == []  # no RPC call before the cast
+    assert [c[1] for c in cloud.compute.casts] == ["stop_instance"]
+    assert _show(cloud, uuid) == ("ACTIVE", "active", "powering-off", 1)
+    line = next(r.getMessage() for r in caplog.records
+                if r.getMessage().startswith("server-action"))
+    assert line.startswith(f"server-action stop of {uuid}: saved by the database in ")
+    assert ", cast to fake-compute-" in line
+
+
+class _CountingConductor:
+    """The conductor as the API's RPC client: counts what is called on it."""
+
+    def __init__(self, manager):
+        self.manager, self.calls = manager, []
+
+    def __getattr__(self, method):
+        self.calls.append(method)
+        return getattr(self.manager, method)

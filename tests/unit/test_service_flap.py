@@ -176,6 +176,21 @@ def test_put_as_2_53_forces_down_and_disables(cloud):
     assert _req(cloud, "PUT", f"/os-services/{svc['uuid']}", {})[0] == 400
 
 
+def test_from_2_53_the_id_is_a_uuid_and_the_actions_are_gone(cloud):
+    svc = cloud.conductor.service_list({}, host="fake-compute-1")[0]
+    status, body = _req(cloud, "GET", "/os-services?host=fake-compute-1",
+                        version=(2, 53))
+    assert body["services"][0]["id"] == svc["uuid"]
+    status, body = _req(cloud, "PUT", f"/os-services/{svc['uuid']}",
+                        {"forced_down": True}, version=(2, 53))
+    assert status == 200 and body["service"]["id"] == svc["uuid"]
+    for id in ("disable", str(svc["id"])):
+        status, body = _req(cloud, "PUT", f"/os-services/{id}",
+                            {"host": "fake-compute-1", "binary": "nova-compute"},
+                            version=(2, 53))
+        assert status == 400 and body["badRequest"]["message"] == f"Invalid uuid {id}"
+
+
 def test_the_actions_the_client_sends_below_2_53(cloud):
     target = {"host": "fake-compute-1", "binary": "nova-compute"}
     assert _req(cloud, "PUT", "/os-services/disable", target) == (
