@@ -24,7 +24,8 @@ MEANINGS = (
     (EXIT_USAGE, "bad input: unknown scenario, command or option, bad value, "
                  "unreadable config file, not a run directory"),
     (EXIT_MISSING, "a component is missing: rabbitmq-server, epmd, uwsgi, "
-                   "mod_wsgi-express"),
+                   "mod_wsgi-express, PostgreSQL's server (or its postgres "
+                   "user, or psycopg2)"),
     (EXIT_UNKNOWN, "the verdict is unknown (with --expect; matrix: a cell; "
                    "bisect: inconclusive)"),
     (EXIT_PORT, "a port the run needs is taken (--broker-port, --api-port)"),
@@ -32,7 +33,8 @@ MEANINGS = (
                   "log lines are quoted)"),
     (EXIT_STORAGE, "the run directory cannot be written (not writable, disk full)"),
     (EXIT_INCOMPLETE, "matrix: a cell gave no evidence (not run, unavailable "
-                      "release, crashed)"),
+                      "release, crashed); bench: a path did not run, or a "
+                      "call or cast went unanswered"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C, SIGTERM); everything started was "
                        "stopped"),
 )

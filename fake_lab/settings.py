@@ -94,7 +94,7 @@ AXES = {
                       "in the API, an RPC call to the conductor or straight "
                       "to the database as nova-api does"),
     "rabbit_nodes": ("lab", "rabbit_nodes",
-                     "nodes of the private RabbitMQ (3: a cluster, every "
+                     "nodes of the private RabbitMQ (2 to 5: a cluster, every "
                      "node in the transport URL; needs --relay false)"),
     "queue_type": ("lab", "queue_type",
                    "classic, mirrored (ha-mode policy, a cluster) or quorum "
