@@ -19,7 +19,8 @@ it: ``reproduced`` only when the broker closed the API worker's connections
 for missed heartbeats during the idle period; slow or lost boots without
 that close are ``unknown`` (something else made them slow). With ``cause =
 "any-failure"`` (mixed-upgrade) the claim is wider: ``reproduced`` when a
-boot went wrong or the broker closed any process's connection for missed
+boot went wrong (failed, lost, duplicated, unanswered; slow alone is cited,
+not judged) or the broker closed any process's connection for missed
 heartbeats during the idle period.
 """
 
@@ -82,7 +83,9 @@ def check(run):
     if options.get("cause") == HEARTBEAT_CAUSE:
         return _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details)
     if options.get("cause") == ANY_CAUSE:
-        return _judge_any(bad, closes, idle_op, config, cited, details)
+        return _judge_any(bad - counts["slow_after_idle"],
+                          counts["slow_after_idle"], closes, idle_op, config,
+                          cited, details)
     return result(REPRODUCED if bad else NOT_REPRODUCED, cited, **details)
 
 
@@ -271,11 +274,19 @@ def _judge_heartbeat_cause(bad, closes, idle_op, config, cited, details):
     return _nothing_closed(idle_op, config, cited, details)
 
 
-def _judge_any(bad, closes, idle_op, config, cited, details):
-    """The verdict when any failure of any process counts (mixed-upgrade)."""
+def _judge_any(bad, slow, closes, idle_op, config, cited, details):
+    """The verdict when any failure of any process counts (mixed-upgrade):
+    a boot failed, lost, duplicated or unanswered, or a connection closed
+    for missed heartbeats. A slow boot alone is no failure of a process (a
+    busy machine makes boots slow: a matrix of cells side by side did), so
+    it is cited, not judged."""
     if closes is None:
         return result(UNKNOWN, cited + ["the scenario has no idle period"], **details)
     details["heartbeat_closes_by_program"] = _by_program(closes["all"])
+    if slow and not bad and not closes["all"]:
+        cited.append(f"{slow} boot(s) after the idle period were slow, but none "
+                     "failed and no connection was closed for missed "
+                     "heartbeats: slowness alone is not a failure")
     if bad or closes["all"]:
         if closes["all"]:
             cited.append("closed for missed heartbeats, by process: " + ", ".join(

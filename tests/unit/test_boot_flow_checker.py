@@ -108,6 +108,20 @@ def test_any_failure_nothing_closed_nothing_slow_is_not_reproduced(tmp_path):
     assert boot_flow.check(run.write())["verdict"] == NOT_REPRODUCED
 
 
+def test_any_failure_a_slow_boot_alone_is_cited_not_judged(tmp_path):
+    # A busy machine (a matrix's cells side by side) made a boot slow; no
+    # process failed and nothing was closed.
+    run = boot_run(tmp_path, cause="any-failure", close=False, slow=True)
+    verdict = boot_flow.check(run.write())
+    assert verdict["verdict"] == NOT_REPRODUCED
+    assert "slowness alone is not a failure" in verdict["evidence"][-1]
+
+
+def test_any_failure_a_lost_boot_is_reproduced_without_a_close(tmp_path):
+    run = boot_run(tmp_path, cause="any-failure", close=False, slow=True, lost=True)
+    assert boot_flow.check(run.write())["verdict"] == REPRODUCED
+
+
 def test_another_cells_close_on_a_shared_broker_does_not_count(tmp_path):
     # A matrix's cells share one broker log; each cell has its own vhost.
     fr = boot_run(tmp_path, cause="any-failure", close=False, slow=False)
