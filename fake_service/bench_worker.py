@@ -14,8 +14,9 @@ it is given, so its "threading" runs on green threads.)
 ``--kind lab`` is wired as the fake compute and the fake nova-api wire
 their RPC (fake_compute/service.py RPCService.start, fake_nova_api's
 compute_rpcapi): oslo.config and oslo.log set up from a config file, the
-heartbeat and pool observer installed by ``fake_service.rpc.init``, the
-server from ``rpc.get_server`` with the fake compute's ComputeManager, the
+heartbeat observer installed by ``fake_service.rpc.init`` (and the send
+pool's in the client, the API's side, as the lab has it), the server from
+``rpc.get_server`` with the fake compute's ComputeManager, the
 client ``compute_rpcapi.ComputeAPI`` with a request id per call. Only the
 oslo.service launcher is left out (it costs a call nothing). Both kinds
 count casts under a lock (the fake compute's own count takes none, and a
@@ -177,7 +178,7 @@ class LabServer:
         program = "fake-compute-bench"
         conf = _lab_conf(start, program)
         logging.getLogger("fake_compute").info(monkey_patch.startup_line(program))
-        rpc.init(conf, program)
+        rpc.init(conf, program, observe_pool=False)  # as RPCService.start
         host = conf.compute.host
         self.manager = _compute_manager()(host, conf.compute.step_delay,
                                           conf.compute.cast_work,

@@ -23,11 +23,25 @@ ContextFormatter writes every line:
 
 The heartbeat observer (fake_service.observe) writes its own lines, lock-free,
 in the same shape with the same timestamp function.
+
+``info(logger, message)`` writes a line per RPC message (the fake compute's
+``ping:`` and ``cast N:`` lines, which checkers read) at a fraction of
+oslo.log's cost: oslo.log's ContextFormatter spends about 60-80 us of CPU on
+a line with a request context (the context's logging values, a local-time
+ISO stamp made with dateutil, a dozen option lookups), more than the lab
+may add to an RPC call. The line is the one oslo.log would write,
+character for character, handed to the kernel in one ``write(2)`` as the
+observer's lines are; whenever it could differ (another format or handler,
+a logging config file) it is oslo.log's own.
 """
 
 import logging as std_logging
 import os
+import posix  # never monkey-patched: eventlet wraps os.write, not posix.write
+import time
+from logging import handlers as std_handlers
 
+from oslo_context import context as _context
 from oslo_log import log as logging
 
 from fake_service import observe
@@ -92,6 +106,7 @@ def log_path(conf):
 
 def setup(conf, program):
     """Set up oslo.log for ``program`` from ``conf`` (already parsed)."""
+    global _direct
     path = log_path(conf)
     if path:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -99,3 +114,52 @@ def setup(conf, program):
     fields = _LabFields(program)
     for handler in std_logging.getLogger().handlers:
         handler.addFilter(fields)
+    if _direct is not None:  # set up again: the file may be another
+        os.close(_direct[0])
+    _direct = _direct_file(conf, path, program)
+
+
+# (descriptor, program) when ``info`` may write its lines itself, else None.
+_direct = None
+
+
+def _direct_file(conf, path, program):
+    """The log file's descriptor (O_APPEND) and the program, when oslo.log
+    writes the lab's format to that file alone; None otherwise."""
+    handlers = std_logging.getLogger().handlers
+    if (not path or conf.log_config_append or len(handlers) != 1
+            or getattr(conf, "use_json", False)
+            or conf.logging_context_format_string != CONTEXT_FORMAT
+            or conf.logging_default_format_string != DEFAULT_FORMAT):
+        return None
+    handler = handlers[0]
+    if (type(handler) not in (std_logging.FileHandler,
+                              std_handlers.WatchedFileHandler)
+            or handler.baseFilename != os.path.abspath(path)
+            or handler.level > std_logging.INFO):
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), program
+    except OSError:
+        return None
+
+
+def info(logger, message):
+    """``logger.info(message)``, ``message`` already formatted: the same line
+    in one lock-free write when oslo.log writes the lab's format to one file
+    (see the module's docstring), else through oslo.log."""
+    direct = _direct
+    if direct is None:
+        logger.info(message)
+        return
+    if not logger.isEnabledFor(std_logging.INFO):
+        return
+    current = _context.get_current()
+    request = getattr(current, "request_id", None) or "-"
+    line = "%s %s[%d] INFO %s [%s] %s\n" % (
+        observe.stamp(time.time()), direct[1], os.getpid(),
+        getattr(logger, "logger", logger).name, request, message)
+    try:
+        posix.write(direct[0], line.encode("utf-8", "replace"))
+    except OSError:
+        logger.info(message)

@@ -46,11 +46,21 @@ def _thread_kind():
     return "green" if greenlet.getcurrent().parent is not None else "native"
 
 
+# The last whole second stamped and its text: most lines fall in the same
+# second as the one before, and strftime is most of a stamp's cost. One
+# tuple, replaced whole: no lock, whatever thread stamps.
+_second = (None, "")
+
+
 def stamp(now):
     """``now`` (epoch seconds) as every lab line starts: UTC, microseconds,
     a final Z (fake_service.logs stamps the logging module's lines with it)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + (
-        ".%06dZ" % int(now % 1 * 1e6))
+    global _second
+    whole = int(now)
+    second = _second
+    if second[0] != whole:
+        second = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return "%s.%06dZ" % (second[1], int(now % 1 * 1e6))
 
 
 def _emit(connection):
@@ -69,11 +79,13 @@ def _write(line):
         pass
 
 
-def _emit_pool(event, connection, **fields):
-    extra = "".join(f" {k}={v}" for k, v in fields.items())
+def _emit_pool(event, connection, fields=""):
+    """One ``pool-<event>`` line; ``fields``: its ``key=value`` words after
+    the connection's name, each with a leading space (formatted by the
+    caller, once: a get or put is on every RPC the process sends)."""
     _write("%s %s[%d] INFO fake_service.observe [-] pool-%s connection=%s%s\n" % (
         stamp(time.time()), _program, os.getpid(), event,
-        getattr(connection, "name", "?"), extra))
+        getattr(connection, "name", "?"), fields))
 
 
 def _install_pool_observer():
@@ -110,15 +122,13 @@ def _install_pool_observer():
         if given_back is None:
             created = getattr(item, "_fake_lab_created", None)
             if created is not None and created[0] >= called:
-                _emit_pool("get", item, reused="no",
-                           waited="%.6f" % (created[0] - called),
-                           opened="%.6f" % (created[1] - created[0]))
+                _emit_pool("get", item, " reused=no waited=%.6f opened=%.6f" % (
+                    created[0] - called, created[1] - created[0]))
             else:
-                _emit_pool("get", item, reused="no")
+                _emit_pool("get", item, " reused=no")
         else:
-            _emit_pool("get", item, reused="yes",
-                       idle="%.3f" % (time.time() - given_back),
-                       waited="%.6f" % (returned - called))
+            _emit_pool("get", item, " reused=yes idle=%.3f waited=%.6f" % (
+                time.time() - given_back, returned - called))
         return item
 
     def observed_put(self, item):
@@ -170,10 +180,12 @@ def start_lateness_probe(interval, log_file, program):
     return thread
 
 
-def install_heartbeat_observer(log_file, program):
+def install_heartbeat_observer(log_file, program, pool=True):
     """Wrap the driver's heartbeat check once, writing to ``log_file`` (the
     file oslo.log writes to; standard output, its default stream, when
-    None); returns a line to log (why observation is off) or None."""
+    None); with ``pool``, the send pool's get, put and expiry too (two lines
+    on every RPC the process sends: only where a checker reads them);
+    returns a line to log (why observation is off) or None."""
     try:
         from oslo_messaging._drivers import impl_rabbit
     except ImportError:
@@ -193,5 +205,6 @@ def install_heartbeat_observer(log_file, program):
 
     _heartbeat_check._fake_lab_observed = True
     connection._heartbeat_check = _heartbeat_check
-    _install_pool_observer()
+    if pool:
+        _install_pool_observer()
     return None

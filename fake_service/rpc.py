@@ -19,14 +19,17 @@ TRANSPORT = None
 IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet", "oslo.log")
 
 
-def init(conf, program):
+def init(conf, program, observe_pool=True):
     """Create the RPC transport from ``conf`` (its transport_url); ``program``
-    names the process on the heartbeat observer's lines."""
+    names the process on the heartbeat observer's lines. ``observe_pool``:
+    the observer also logs the send pool's gets, puts and expiries (the
+    API's, which the pool checkers read; the services pass False)."""
     global TRANSPORT
     if TRANSPORT is not None:
         return TRANSPORT
     if conf.lab.observe_heartbeats:
-        off = observe.install_heartbeat_observer(logs.log_path(conf), program)
+        off = observe.install_heartbeat_observer(logs.log_path(conf), program,
+                                                 pool=observe_pool)
         if off:
             LOG.warning(off)
     TRANSPORT = messaging.get_rpc_transport(conf)

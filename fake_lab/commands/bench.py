@@ -44,11 +44,14 @@ bench.txt (the tables), bench.html (tables and plots, plotly inline, no
 network) and the workers' logs.
 
 ``--headline`` runs the headline-speed benchmark instead
-(fake_lab/commands/headline_bench.py, when present).
+(fake_lab/commands/headline_bench.py).
 """
 
+# The parts: fake_lab/bench/workers.py (the measured processes, from the
+# runner's side), figures.py (what their answers add up to), tables.py (the
+# tables and bench.html); here, the plan, the run and the command line.
+
 import contextlib
-import html
 import itertools
 import json
 import os
@@ -56,30 +59,23 @@ import re
 import select
 import signal
 import socket
-import statistics
 import sys
 import threading
 import time
 
-from fake_lab import runner
+from fake_lab import progress, runner
 from fake_lab import settings as settings_mod
+from fake_lab.bench import figures, tables, workers
+from fake_lab.bench.workers import BASELINE, PATHS
 from fake_lab.daemons import candidates, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
-from fake_lab.errors import LabError, MissingComponent, UsageError
-from fake_lab.paths import REPO
-from fake_service import monkey_patch
+from fake_lab.errors import MissingComponent, UsageError
 
-PATHS = ("om", "lab", "relay")
-BASELINE = "kombu"
-PATH_TEXT = {"kombu": "raw kombu request/reply (the baseline)",
-             "om": "bare oslo.messaging pair", "lab": "the lab's fake services path",
-             "relay": "bare pair through the lab's relay"}
 AXES = ("release", "deps", "executor")
 EXECUTORS = ("eventlet", "threading")
 DEFAULT_AXES = {"release": ["installed"], "deps": ["latest"],
                 "executor": list(EXECUTORS)}
-TARGET_PCT = 5.0
 # Each block is cut in this many slices, and the paths take turns slice by
 # slice: on a shared, busy machine a burst of someone else's work then
 # falls on every path alike, not on one path's whole block.
@@ -95,15 +91,6 @@ HOW = ("Each measured process decides eventlet or native threads on its first "
        "'threading' runs on green threads; here every process reports from "
        "inside what it really ran on, and a process that ran otherwise than "
        "asked fails its path.")
-# (key, label, kind): a "time" is better lower, a "rate" higher.
-CALL_METRICS = (("calls_per_s", "calls/s", "rate"), ("p50_ms", "p50 ms", "time"),
-                ("p99_ms", "p99 ms", "time"), ("max_ms", "max ms", "time"),
-                ("cpu_us", "CPU us/call", "time"))
-CAST_METRICS = (("casts_per_s", "casts/s", "rate"), ("cpu_us", "CPU us/cast", "time"))
-
-
-class WorkerError(LabError):
-    """A bench worker failed: its path is marked failed, the bench goes on."""
 
 
 # ---------------------------------------------------------------- input
@@ -147,354 +134,18 @@ def parse_callers(text):
 # ---------------------------------------------------------------- figures
 
 
-def percentile(values, p):
-    """The nearest-rank percentile (no interpolation: always a measured
-    value); None for no values."""
-    if not values:
-        return None
-    if not 0 < p <= 100:
-        raise ValueError(f"percentile {p} is not in (0, 100]")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))  # ceil without floats' error
-    return ordered[int(rank) - 1]
-
-
-def cpu_total(cpu):
-    """The CPU seconds of a block's processes (client, server, relay), or
-    None when none was measured."""
-    parts = [v for v in (cpu or {}).values() if v is not None]
-    return sum(parts) if parts else None
-
-
-def _per_op_us(cpu, n):
-    total = cpu_total(cpu)
-    return round(total / n * 1e6, 1) if total is not None and n else None
-
-
-def call_stats(block):
-    """A calls block as the worker sent it -> its figures (ms, calls/s, the
-    CPU microseconds a call cost its processes)."""
-    lat = block.get("latencies") or []
-    seconds = block.get("seconds") or 0
-
-    def ms(value):
-        return None if value is None else round(value * 1000, 4)
-
-    return {"sent": block.get("sent", 0), "answered": len(lat),
-            "errors": block.get("errors") or {}, "seconds": seconds,
-            "slices": block.get("slices", 1),
-            "calls_per_s": round(len(lat) / seconds, 2) if seconds and lat else None,
-            "p50_ms": ms(percentile(lat, 50)), "p99_ms": ms(percentile(lat, 99)),
-            "max_ms": ms(max(lat) if lat else None),
-            "mean_ms": ms(statistics.fmean(lat) if lat else None),
-            "cpu_s": block.get("cpu_s"), "cpu_us": _per_op_us(block.get("cpu_s"), len(lat))}
-
-
-def cast_stats(block):
-    seconds = block.get("seconds") or 0
-    received = block.get("received", 0)
-    return {"sent": block.get("sent", 0), "received": received,
-            "errors": block.get("errors") or {}, "seconds": seconds,
-            "send_seconds": block.get("send_seconds"), "slices": block.get("slices", 1),
-            "casts_per_s": round(received / seconds, 2) if seconds and received else None,
-            "cpu_s": block.get("cpu_s"), "cpu_us": _per_op_us(block.get("cpu_s"), received)}
-
-
-def split(total, slices):
-    """``total`` in at most ``slices`` near-equal positive parts."""
-    n = max(1, min(slices, total))
-    base, extra = divmod(total, n)
-    return [base + 1] * extra + [base] * (n - extra)
-
-
-def _merge_cpu(parts):
-    """The slices' CPU seconds, added process by process."""
-    cpu = {}
-    for part in parts:
-        for name, value in (part.get("cpu_s") or {}).items():
-            if value is not None:
-                cpu[name] = round(cpu.get(name, 0) + value, 6)
-    return cpu or None
-
-
-def _merge_errors(parts):
-    errors = {}
-    for part in parts:
-        for name, n in (part.get("errors") or {}).items():
-            errors[name] = errors.get(name, 0) + n
-    return errors
-
-
-def merge_calls(parts):
-    """The slices of one calls block, as one block: latencies joined, sent
-    and seconds (the time spent calling) added."""
-    return {"latencies": [x for p in parts for x in p.get("latencies") or []],
-            "sent": sum(p.get("sent", 0) for p in parts),
-            "seconds": sum(p.get("seconds") or 0 for p in parts),
-            "errors": _merge_errors(parts),
-            "threads": [t for p in parts for t in p.get("threads") or []],
-            "thread_groups": [p.get("threads") or [] for p in parts],
-            "cpu_s": _merge_cpu(parts), "slices": len(parts)}
-
-
-def merge_casts(parts):
-    """The slices of one casts block, as one block."""
-    return {"sent": sum(p.get("sent", 0) for p in parts),
-            "received": sum(p.get("received", 0) for p in parts),
-            "seconds": sum(p.get("seconds") or 0 for p in parts),
-            "send_seconds": sum(p.get("send_seconds") or 0 for p in parts),
-            "errors": _merge_errors(parts),
-            "servers": [p["server"] for p in parts if p.get("server")],
-            "cpu_s": _merge_cpu(parts), "slices": len(parts)}
-
-
-def spread(values):
-    """{min, median, max, n} of the values that are not None; None if none."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"min": min(values), "median": statistics.median(values),
-            "max": max(values), "n": len(values)}
-
-
-def ratio(value, reference):
-    if value is None or not reference:
-        return None
-    return value / reference
-
-
-def overhead_pct(value, reference, kind):
-    """The extra time a path costs over its reference, in percent: for a
-    time, value/reference - 1; for a rate, reference/value - 1 (the time
-    per operation), so that both read the same way."""
-    if value is None or reference is None or not value or not reference:
-        return None
-    return ((value / reference) if kind == "time" else (reference / value)) * 100 - 100
-
-
-def _metric_value(repeat, section, key):
-    """The value of ``key`` in one repeat's figures: section is a callers
-    count (str) or 'casts'."""
-    if repeat is None:
-        return None
-    block = repeat.get("casts") if section == "casts" else (repeat.get("calls") or {}).get(section)
-    return (block or {}).get(key)
-
-
-def _metrics(callers):
-    """[(section, key, kind)] every figure of a path."""
-    return ([(str(c), key, kind) for c in callers for key, _, kind in CALL_METRICS]
-            + [("casts", key, kind) for key, _, kind in CAST_METRICS])
-
-
-def summarize_path(entry, callers, baseline=None):
-    """Add ``summary`` (each figure's spread over the repeats), ``answered``
-    and ``vs_baseline`` (each figure's ratio to the baseline's in the same
-    repeat) to a path entry; returns it."""
-    repeats = entry.get("repeats") or []
-    summary, versus = {}, {}
-    for section, key, _ in _metrics(callers):
-        values = [_metric_value(r, section, key) for r in repeats]
-        summary.setdefault(section, {})[key] = spread(values)
-        if baseline is not None:
-            base = baseline.get("repeats") or []
-            ratios = [ratio(v, _metric_value(base[i] if i < len(base) else None, section, key))
-                      for i, v in enumerate(values)]
-            versus.setdefault(section, {})[key] = spread(ratios)
-    entry["summary"] = summary
-    if baseline is not None:
-        entry["vs_baseline"] = versus
-    entry["answered"] = answered(entry)
-    return entry
-
-
-def answered(entry):
-    """Calls sent and answered, casts sent and received, over every repeat."""
-    total = {"calls_sent": 0, "calls_answered": 0, "casts_sent": 0, "casts_received": 0}
-    for r in entry.get("repeats") or []:
-        for block in (r.get("calls") or {}).values():
-            total["calls_sent"] += block.get("sent", 0)
-            total["calls_answered"] += block.get("answered", 0)
-        if r.get("casts"):
-            total["casts_sent"] += r["casts"].get("sent", 0)
-            total["casts_received"] += r["casts"].get("received", 0)
-    total["all"] = (total["calls_answered"] == total["calls_sent"]
-                    and total["casts_received"] >= total["casts_sent"])
-    return total
-
-
-def overheads(path_entry, reference, callers):
-    """{section: {key: spread of percent}}: the path's overhead over its
-    reference, repeat by repeat (both measured in the same repeat)."""
-    out = {}
-    mine, theirs = path_entry.get("repeats") or [], reference.get("repeats") or []
-    for section, key, kind in _metrics(callers):
-        pcts = [overhead_pct(_metric_value(m, section, key), _metric_value(t, section, key), kind)
-                for m, t in zip(mine, theirs)]
-        s = spread([round(p, 3) if p is not None else None for p in pcts])
-        out.setdefault(section, {})[key] = s
-    return out
-
-
-def target_verdict(pct_spread, target=TARGET_PCT):
-    """'under 5 %' / 'over 5 %' by the median; 'unmeasured' without one."""
-    if not pct_spread:
-        return "unmeasured"
-    return (f"under {target:g} %" if pct_spread["median"] < target
-            else f"over {target:g} %")
-
-
-def really(record, threads=()):
-    """What a process really ran on, from its own record and the threads
-    seen at work in it (a server's handlers, a client's callers):
-    'eventlet', 'threading', or 'mixed: why'."""
-    patched = record.get("patched") or {}
-    core = [patched.get("thread"), patched.get("socket")]
-    if all(core):
-        mode = "eventlet"
-    elif not any(core):
-        mode = "threading"
-    else:
-        return f"mixed: thread patched={core[0]}, socket patched={core[1]}"
-    for t in threads:
-        if t is None:
-            continue
-        if mode == "eventlet" and not t.get("green"):
-            return "mixed: patched, but a native thread did the work"
-        if mode == "threading" and t.get("green"):
-            return "mixed: not patched, but a green thread did the work"
-    return mode
-
-
-# ---------------------------------------------------------------- the runner's side
-
-
-class Channel:
-    """The runner's end of one worker's control connection."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = bytearray()
-
-    def send(self, obj):
-        try:
-            self.sock.sendall((json.dumps(obj) + "\n").encode())
-        except OSError as exc:
-            raise WorkerError(f"cannot reach it: {exc.strerror or exc}")
-
-    def recv(self, timeout, daemon=None):
-        """The next message; WorkerError if none comes within ``timeout``
-        seconds, the connection closes or ``daemon`` dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            end = self.buf.find(b"\n")
-            if end >= 0:
-                line = bytes(self.buf[:end])
-                del self.buf[:end + 1]
-                return json.loads(line)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WorkerError(f"no answer within {timeout:.0f} s")
-            readable, _, _ = select.select([self.sock], [], [], min(left, 0.5))
-            if readable:
-                data = self.sock.recv(1 << 20)
-                if not data:
-                    raise WorkerError("it closed its control connection")
-                self.buf += data
-            elif daemon is not None and not daemon.alive():
-                raise WorkerError(f"it exited with code {daemon.popen.returncode}")
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class Pair:
-    """One path of one cell: a server and a client process."""
-
-    def __init__(self, pair_id, path, mode, env, cell=None):
-        self.id, self.path, self.mode, self.env, self.cell = pair_id, path, mode, env, cell
-        self.vhost = f"bench-{pair_id}"
-        self.daemons, self.channels, self.records = {}, {}, {}
-        self.repeats = []
-        self.status, self.reason = "pending", None
-        self.threads = {"server": [], "client": []}
-        self.samples = {}  # callers -> every latency (ms), all repeats
-        self.thread_groups = []  # the client's callers, slice by slice
-
-    @property
-    def failed(self):
-        return self.status == "error"
-
-    def fail(self, role, why):
-        if not self.failed:
-            self.status = "error"
-            daemon = self.daemons.get(role)
-            lines = " | ".join(procs.tail(daemon.log_path, 3)) if daemon else ""
-            self.reason = f"{role}: {why}" + (f"; its last lines: {lines}" if lines else "")
-
-    def argv(self, role, control_port):
-        module = "fake_service.bench_kombu" if self.path == BASELINE else \
-            "fake_service.bench_worker"
-        argv = [self.env.python, "-m", module, "--role", role, "--id", self.id,
-                "--control", f"127.0.0.1:{control_port}"]
-        if self.path != BASELINE:
-            argv += ["--kind", "lab" if self.path == "lab" else "om"]
-        return argv
-
-    def environ(self):
-        env = self.env.env(os.environ)
-        # The lab's code from this checkout, whatever the venv has installed.
-        env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"]
-                                    if env.get("PYTHONPATH") else "")
-        env[monkey_patch.ENV] = monkey_patch.value_for(self.mode)
-        return env
-
-    def entry(self):
-        """This path in bench.json."""
-        processes = {}
-        for role, record in self.records.items():
-            processes[role] = dict(record, asked=self.mode,
-                                   really=really(record, self.threads[role]),
-                                   threads_seen=_threads_seen(
-                                       self.threads[role],
-                                       self.thread_groups if role == "client" else ()))
-        return {"pair": self.id, "path": self.path, "what": PATH_TEXT[self.path],
-                "mode": self.mode, "vhost": self.vhost, "status": self.status,
-                "reason": self.reason, "processes": processes,
-                "repeats": self.repeats}
-
-
-def _threads_seen(threads, groups=()):
-    """The threads seen at work, folded: how many, how many OS threads,
-    green or not, on the main OS thread or not; with ``groups`` (the
-    callers of each slice), whether each caller had an OS thread of its
-    own while they ran together."""
-    threads = [t for t in threads if t]
-    if not threads:
-        return None
-    seen = {"count": len(threads), "native_ids": len({t["native_id"] for t in threads}),
-            "green": sum(1 for t in threads if t.get("green")),
-            "on_main_native_thread": sum(1 for t in threads
-                                         if t["native_id"] == t.get("main_native_id")),
-            "types": sorted({t["type"] for t in threads})}
-    groups = [g for g in groups if g]
-    if groups:
-        seen["most_at_once"] = max(len(g) for g in groups)
-        seen["own_native_thread_each"] = all(
-            len({t["native_id"] for t in g}) == len(g) for g in groups)
-    return seen
-
-
 class Bench:
-    """One ``fake-lab bench`` run; ``run()`` returns (summary, RunDir)."""
+    """One ``fake-lab bench`` run; ``run()`` returns (summary, RunDir).
+    ``say`` prints a line of output; ``status`` (a progress.Status, kept as
+    ``self.progress``: ``self.status`` is how the bench ended) shows what
+    the bench is doing and the last block's figures, on a terminal only."""
 
-    def __init__(self, axes, callers, calls, casts, duration, repeat, runs_dir, say):
+    def __init__(self, axes, callers, calls, casts, duration, repeat, runs_dir, say=print,
+                 status=progress.QUIET):
         self.axes, self.callers = axes, callers
         self.calls, self.casts, self.duration, self.repeat = calls, casts, duration, repeat
-        self.runs_dir, self.say = runs_dir, say
+        self.runs_dir, self.say, self.progress = runs_dir, say, status
+        self.activity, self.last = "starting", None
         self.cells, self.pairs = [], []
         self.baseline = None
         self.relay_info = {}
@@ -527,8 +178,8 @@ class Bench:
                 continue
             self.cells.append(cell)
             for path in PATHS:
-                self.pairs.append(Pair(f"c{n}-{path}", path, executor, env, cell))
-        self.baseline = Pair(BASELINE, BASELINE, "threading", pyenvs.LAB)
+                self.pairs.append(workers.Pair(f"c{n}-{path}", path, executor, env, cell))
+        self.baseline = workers.Pair(BASELINE, BASELINE, "threading", pyenvs.LAB)
         self.pairs.insert(0, self.baseline)
 
     # -- the run
@@ -542,7 +193,8 @@ class Bench:
             self.rundir = rundir
             self.say(f"run directory: {rundir.path}")
             try:
-                with self._lab(rundir) as (broker, relay, control):
+                with self.progress.ticking(self._doing), \
+                        self._lab(rundir) as (broker, relay, control):
                     self._start_workers(rundir, broker, relay, control)
                     self._measure()
                 self.status = "complete"
@@ -554,6 +206,11 @@ class Bench:
                 summary = self.write(rundir)
         return summary, rundir
 
+    def _doing(self):
+        """The status line: what the bench does now, and the last figures."""
+        return (f"bench {progress.elapsed(self.wall)}: {self.activity}"
+                + (f"; last: {self.last}" if self.last else ""))
+
     @contextlib.contextmanager
     def _lab(self, rundir):
         """The private broker (a vhost per pair), the relay, the control
@@ -563,12 +220,14 @@ class Bench:
         relay = relay_mod.RelayDaemon(rundir.path, rundir.log("relay"), 0)
         control = socket.create_server(("127.0.0.1", 0))
         try:
+            self.activity = "starting the broker and the relay"
             broker.launch()
             relay.upstream_port = broker.port
             relay.launch(avoid={broker.port, broker.dist_port, broker.epmd_port})
             yield broker, relay, control
         finally:
             with runner.signals_deferred():
+                self.activity, self.last = "stopping the workers, the relay and the broker", None
                 self._stop_workers()
                 control.close()
                 stoppers = [threading.Thread(target=d.stop) for d in (relay, broker)]
@@ -585,11 +244,13 @@ class Bench:
                     f"bench-{pair.id}-{role}", pair.argv(role, port),
                     rundir.log(f"{pair.id}-{role}.out"), env=pair.environ(),
                     cwd=rundir.path, owner=rundir.path)
-        self.say(f"{len(self.pairs) * 2} worker processes started; waiting for the broker")
+        self.activity = (f"{len(self.pairs) * 2} worker processes started; waiting for "
+                         "the broker")
         broker.wait_ready()
         relay.wait_ready()
-        self.relay_info = _relay_loop(rundir.log("relay"))
+        self.relay_info = workers.relay_loop(rundir.log("relay"))
         self.relay_pid = relay.daemon.pid
+        self.activity = "waiting for the workers to connect"
         self._accept(control, timeout=120)
         for role in ("server", "client"):
             # Servers first: a client's warm-up calls need its server.
@@ -604,6 +265,7 @@ class Bench:
                         {"DEFAULT": {"log_file": rundir.log(f"{pair.id}-{role}"),
                                      "rpc_response_timeout": RPC_TIMEOUT}})
                 self._send(pair, role, start)
+            self.activity = f"waiting for the {role}s to be ready"
             for pair in live:
                 reply = self._recv(pair, role, 120)
                 if reply is None:
@@ -616,7 +278,7 @@ class Bench:
             if not pair.failed:
                 pair.status = "ran"
         ready = sum(1 for p in self.pairs if not p.failed)
-        self.say(f"{ready} of {len(self.pairs)} path(s) ready")
+        self.last = f"{ready} of {len(self.pairs)} path(s) ready"
 
     def _accept(self, control, timeout):
         """Each worker's hello, matched to its pair by id, role and PID."""
@@ -626,10 +288,10 @@ class Bench:
             readable, _, _ = select.select([control], [], [], 0.2)
             if readable:
                 sock, _ = control.accept()
-                channel = Channel(sock)
+                channel = workers.Channel(sock)
                 try:
                     hello = channel.recv(10).get("hello") or {}
-                except (WorkerError, ValueError):
+                except (workers.WorkerError, ValueError):
                     channel.close()
                     continue
                 key = (hello.get("id"), hello.get("role"))
@@ -651,7 +313,7 @@ class Bench:
     def _send(self, pair, role, message):
         try:
             pair.channels[role].send(message)
-        except WorkerError as exc:
+        except workers.WorkerError as exc:
             pair.fail(role, str(exc))
 
     def _recv(self, pair, role, timeout):
@@ -659,7 +321,7 @@ class Bench:
             return None
         try:
             return pair.channels[role].recv(timeout, pair.daemons[role])
-        except WorkerError as exc:
+        except workers.WorkerError as exc:
             pair.fail(role, str(exc))
             return None
 
@@ -682,12 +344,15 @@ class Bench:
                 pair.repeats.append({"calls": {}})
             for kind, callers in phases:
                 total = self.calls if kind == "calls" else self.casts
-                sizes = split(total, SLICES)
+                sizes = figures.split(total, SLICES)
                 parts = {pair.id: [] for pair in live}
+                what = f"{callers} caller(s) calls" if kind == "calls" else "casts"
                 for k, size in enumerate(sizes):
                     offset = (r * len(sizes) + k) % len(live)
                     for pair in live[offset:] + live[:offset]:
                         if not pair.failed:
+                            self.activity = (f"repeat {r + 1} of {self.repeat}, {what}, "
+                                             f"slice {k + 1} of {len(sizes)}: {pair.id}")
                             block = self._block(pair, kind, callers, size, len(sizes))
                             if block is not None:
                                 parts[pair.id].append(block)
@@ -697,7 +362,7 @@ class Bench:
         for pair in live:
             for role in ("server", "client"):
                 if pair.records.get(role):
-                    mode = really(pair.records[role], pair.threads[role])
+                    mode = workers.really(pair.records[role], pair.threads[role])
                     if pair.path != BASELINE and mode != pair.mode:
                         pair.fail(role, f"asked for {pair.mode} but really ran {mode}")
 
@@ -706,7 +371,7 @@ class Bench:
         CPU seconds it cost the client, the server and (on its path) the
         relay; None if the pair failed."""
         server = self._cpu(pair)
-        relay = _tasks_cpu(self.relay_pid) if pair.path == "relay" else None
+        relay = workers.tasks_cpu(self.relay_pid) if pair.path == "relay" else None
         if kind == "calls":
             duration = self.duration / slices
             reply = self._ask(pair, {"cmd": "calls", "callers": callers, "calls": size,
@@ -722,7 +387,7 @@ class Bench:
         block["cpu_s"] = {"client": block.get("cpu"),
                           "server": None if server is None or after is None else after - server}
         if relay is not None:
-            after = _tasks_cpu(self.relay_pid)
+            after = workers.tasks_cpu(self.relay_pid)
             block["cpu_s"]["relay"] = None if after is None else after - relay
         return block
 
@@ -735,31 +400,31 @@ class Bench:
     def _record(self, pair, r, kind, callers, parts):
         """A block's slices, merged, as the repeat's figures of the pair."""
         if kind == "calls":
-            block = merge_calls(parts)
+            block = figures.merge_calls(parts)
             pair.threads["client"] += block["threads"]
             pair.thread_groups += block["thread_groups"]
             pair.samples.setdefault(str(callers), []).extend(
                 round(x * 1000, 4) for x in block["latencies"])
-            stats = call_stats(block)
+            stats = figures.call_stats(block)
             pair.repeats[r]["calls"][str(callers)] = stats
-            self.say(f"  [{r + 1}/{self.repeat}] {pair.id:10} {callers} caller(s): "
-                     f"{_num(stats['calls_per_s'])} calls/s, p50 {_num(stats['p50_ms'])} ms, "
-                     f"{stats['answered']}/{stats['sent']} answered")
+            self.last = (f"{pair.id} {callers} caller(s): "
+                         f"{tables.num(stats['calls_per_s'])} calls/s, "
+                         f"p50 {tables.num(stats['p50_ms'])} ms, "
+                         f"{stats['answered']}/{stats['sent']} answered")
         else:
-            block = merge_casts(parts)
+            block = figures.merge_casts(parts)
             pair.threads["server"] += block["servers"]
-            stats = cast_stats(block)
+            stats = figures.cast_stats(block)
             pair.repeats[r]["casts"] = stats
-            self.say(f"  [{r + 1}/{self.repeat}] {pair.id:10} casts: "
-                     f"{_num(stats['casts_per_s'])} casts/s, "
-                     f"{stats['received']}/{stats['sent']} received")
+            self.last = (f"{pair.id} casts: {tables.num(stats['casts_per_s'])} casts/s, "
+                         f"{stats['received']}/{stats['sent']} received")
 
     def _stop_workers(self):
         for pair in self.pairs:
             for channel in pair.channels.values():
                 try:
                     channel.send({"cmd": "quit"})
-                except WorkerError:
+                except workers.WorkerError:
                     pass
         daemons = [d for p in self.pairs for d in p.daemons.values()]
         # A worker asked to quit stops its server and exits; any other is
@@ -783,7 +448,7 @@ class Bench:
         its paths (figures, processes, ratios) and the lab's overheads."""
         base = None
         if self.baseline is not None:
-            base = summarize_path(self.baseline.entry(), self.callers)
+            base = figures.summarize_path(self.baseline.entry(), self.callers)
         by_cell = {}
         for pair in self.pairs:
             if pair.cell is not None:
@@ -792,7 +457,7 @@ class Bench:
         for original in self.cells:
             cell = {k: v for k, v in original.items() if k not in ("n", "paths")}
             pairs = by_cell.get(original["n"], {})
-            cell["paths"] = {path: summarize_path(pair.entry(), self.callers, base)
+            cell["paths"] = {path: figures.summarize_path(pair.entry(), self.callers, base)
                              for path, pair in pairs.items()}
             if pairs:
                 failed = [f"{p.path}: {p.reason}" for p in pairs.values() if p.failed]
@@ -800,7 +465,7 @@ class Bench:
                 if failed:
                     cell["reason"] = "; ".join(failed)
             om = cell["paths"].get("om")
-            cell["overhead"] = {path: overheads(cell["paths"][path], om, self.callers)
+            cell["overhead"] = {path: figures.overheads(cell["paths"][path], om, self.callers)
                                 for path in ("lab", "relay")
                                 if om and path in cell["paths"]}
             cells.append(cell)
@@ -814,7 +479,7 @@ class Bench:
                 "machine": {"cores": os.cpu_count(),
                             "load_average": {k: [round(x, 2) for x in v]
                                              for k, v in self.load.items()}},
-                "how": HOW, "target_pct": TARGET_PCT, "relay": self.relay_info,
+                "how": HOW, "target_pct": figures.TARGET_PCT, "relay": self.relay_info,
                 "runner_versions": {d: _version(d) for d in (
                     "oslo.messaging", "kombu", "amqp", "eventlet", "uvloop")},
                 "baseline": base, "cells": cells}
@@ -834,17 +499,9 @@ class Bench:
         with open(rundir.file("samples.json"), "w") as f:
             json.dump(samples, f)
         with open(rundir.file("bench.txt"), "w") as f:
-            f.write("\n".join(render_text(summary)) + "\n")
-        write_html(rundir, summary, samples)
+            f.write("\n".join(tables.render_text(summary)) + "\n")
+        tables.write_html(rundir, summary, samples)
         return summary
-
-
-def _num(value, digits=None):
-    if value is None:
-        return "-"
-    if digits is None:
-        digits = 0 if abs(value) >= 100 else 2 if abs(value) < 10 else 1
-    return f"{value:.{digits}f}"
 
 
 def _version(dist):
@@ -854,33 +511,6 @@ def _version(dist):
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _tasks_cpu(pid):
-    """The CPU seconds of every thread of ``pid`` (/proc schedstat, in
-    nanoseconds), or None when it cannot be read."""
-    if pid is None:
-        return None
-    total = 0
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-    except OSError:
-        return None
-    return total / 1e9
-
-
-def _relay_loop(log_path):
-    """The relay's own line: which event loop it runs."""
-    for line in procs.tail(log_path, 20):
-        m = re.search(r"\((\S+) loop\)", line)
-        if m:
-            return {"loop": m.group(1), "line": line.strip()}
-    return {}
 
 
 def _resolve_release(text, deps):
@@ -893,328 +523,6 @@ def _resolve_release(text, deps):
             for d in deps):
         return text
     return pyenvs.resolve_release(text)
-
-
-# ---------------------------------------------------------------- output
-
-
-def _fig(value_spread, ratio_spread=None, digits=None, unit=""):
-    """'523 [510-530] x0.36': median [min-max] and the median ratio."""
-    if not value_spread:
-        return "-"
-    med = _num(value_spread["median"], digits) + unit
-    text = med if value_spread["n"] < 2 else (
-        f"{med} [{_num(value_spread['min'], digits)}-{_num(value_spread['max'], digits)}]")
-    if ratio_spread:
-        text += f" x{ratio_spread['median']:.2f}"
-    return text
-
-
-def _pct(value_spread):
-    if not value_spread:
-        return "-"
-    med = f"{value_spread['median']:+.1f} %"
-    if value_spread["n"] < 2:
-        return med
-    return f"{med} [{value_spread['min']:+.1f}..{value_spread['max']:+.1f}]"
-
-
-def _table(header, rows):
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip(),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
-    return out
-
-
-def _release(cell):
-    version = (cell.get("versions") or {}).get("oslo.messaging")
-    release = cell["axes"]["release"]
-    return f"{release} ({version})" if version and version != release else release
-
-
-def _cell_columns(summary):
-    """The cell's axes shown: deps only when it varies or is not latest."""
-    deps = summary["options"]["axes"].get("deps", ["latest"])
-    return ["release", "deps", "executor"] if deps != ["latest"] else ["release", "executor"]
-
-
-def _cell_values(cell, columns):
-    values = {"release": _release(cell), "deps": cell["axes"].get("deps"),
-              "executor": cell["axes"].get("executor")}
-    return [values[c] for c in columns]
-
-
-def _rows(summary):
-    """(cell values, path, entry) for the baseline, then each cell's paths;
-    an entry is None for a cell that did not run (its reason instead)."""
-    columns = _cell_columns(summary)
-    if summary.get("baseline"):
-        yield ["-"] * (len(columns) - 1) + ["native"], BASELINE, summary["baseline"]
-    for cell in summary["cells"]:
-        if not cell.get("paths"):
-            yield _cell_values(cell, columns), cell.get("status", "-"), None
-        for path in PATHS:
-            if path in cell.get("paths", {}):
-                yield _cell_values(cell, columns), path, cell["paths"][path]
-
-
-def _answered(entry, section):
-    sent = got = 0
-    for r in entry.get("repeats") or []:
-        block = r.get("casts") if section == "casts" else (r.get("calls") or {}).get(section)
-        if block:
-            sent += block.get("sent", 0)
-            got += block.get("received" if section == "casts" else "answered", 0)
-    return f"{got}/{sent}" + ("" if got >= sent else " LOST")
-
-
-def _threads_text(role, seen):
-    if not seen:
-        return "-"
-    kind = ("green" if seen["green"] == seen["count"] else
-            "native" if not seen["green"] else "green and native")
-    if seen["on_main_native_thread"] == seen["count"]:
-        where = "all on the main OS thread"
-    elif role == "client" and seen.get("own_native_thread_each"):
-        where = f"each on its own OS thread (up to {seen['most_at_once']} at once)"
-    elif not seen["on_main_native_thread"]:
-        where = f"on {seen['native_ids']} OS thread(s), not the main one"
-    else:
-        where = (f"on {seen['native_ids']} OS thread(s), {seen['on_main_native_thread']} "
-                 "of them on the main one")
-    return f"{'handlers' if role == 'server' else 'callers'} {kind}, {where}"
-
-
-def render_text(summary):
-    """The tables printed on stdout and written to bench.txt."""
-    opts = summary["options"]
-    columns = _cell_columns(summary)
-    cells = summary["cells"]
-    load = summary["machine"]["load_average"]
-    lines = [f"fake-lab bench: {len(cells)} cell(s) x {len(PATHS)} paths "
-             f"({', '.join(PATHS)}) + the {BASELINE} baseline, {opts['repeat']} repeat(s); "
-             f"each block {opts['calls']} calls (at most {opts['duration']:g} s), "
-             f"{opts['casts']} casts; {summary['seconds']} s; {summary['status']}",
-             f"machine: {summary['machine']['cores']} cores, load average "
-             f"{load.get('before', ['?'])[0]} before, {load.get('after', ['?'])[0]} after",
-             "figures: median [min-max] over the repeats; xN: the median, over the "
-             "repeats, of the figure's ratio to the kombu baseline's in the same repeat"]
-    for callers in opts["callers"]:
-        section = str(callers)
-        rows = []
-        for values, path, entry in _rows(summary):
-            if entry is None:
-                rows.append(values + [path] + ["-"] * 5)
-                continue
-            figs = (entry.get("summary") or {}).get(section) or {}
-            vs = (entry.get("vs_baseline") or {}).get(section) or {}
-            rows.append(values + [path] + [_fig(figs.get(k), vs.get(k)) for k, _, _ in
-                                           CALL_METRICS] + [_answered(entry, section)])
-        lines += ["", f"RPC calls, {callers} concurrent caller(s)"]
-        lines += _table(columns + ["path"] + [label for _, label, _ in CALL_METRICS]
-                        + ["answered"], rows)
-    rows = []
-    for values, path, entry in _rows(summary):
-        if entry is None:
-            rows.append(values + [path, "-", "-"])
-            continue
-        figs = (entry.get("summary") or {}).get("casts") or {}
-        vs = (entry.get("vs_baseline") or {}).get("casts") or {}
-        rows.append(values + [path, _fig(figs.get("casts_per_s"), vs.get("casts_per_s")),
-                              _answered(entry, "casts")])
-    lines += ["", "casts from one sender, until the server has counted them all"]
-    lines += _table(columns + ["path", "casts/s", "received"], rows)
-    lines += render_overheads(summary)
-    lines += render_processes(summary)
-    lines += ["", "How the processes run: " + summary["how"]]
-    problems = [f"{c['id']}: {c['status']}: {c.get('reason')}" for c in cells
-                if c.get("status") != "ran"]
-    base = summary.get("baseline")
-    if base and base.get("status") != "ran":
-        problems.insert(0, f"baseline: {base.get('status')}: {base.get('reason')}")
-    if problems:
-        lines += ["", "problems:"] + [f"  {p}" for p in problems]
-    return lines
-
-
-def render_overheads(summary):
-    opts = summary["options"]
-    low, high = str(min(opts["callers"])), str(max(opts["callers"]))
-    picks = [(low, "p50_ms", f"p50 @{low}")]
-    if high != low:
-        picks.append((high, "calls_per_s", f"calls/s @{high}"))
-    picks += [("casts", "casts_per_s", "casts/s"), (low, "cpu_us", f"CPU/call @{low}"),
-              ("casts", "cpu_us", "CPU/cast")]
-    columns = _cell_columns(summary)
-    rows = []
-    for cell in summary["cells"]:
-        for path, what in (("lab", "lab path vs bare pair"), ("relay", "relay vs direct")):
-            pcts = (cell.get("overhead") or {}).get(path)
-            if not pcts:
-                continue
-            rows.append(_cell_values(cell, columns) + [what]
-                        + [_pct((pcts.get(section) or {}).get(key)) for section, key, _ in picks]
-                        + [target_verdict(pcts.get(low, {}).get(key), summary["target_pct"])
-                           for key in ("p50_ms", "cpu_us")])
-    if not rows:
-        return []
-    return (["", f"the lab's own overhead: extra time (or CPU) per call or cast over the "
-             f"bare oslo.messaging pair of the same process mode and repeat (target under "
-             f"{summary['target_pct']:g} %, judged by the median p50 @{low}, and by the CPU "
-             "a call costs its processes, which a busy machine inflates less)"]
-            + _table(columns + ["what"] + [label for _, _, label in picks]
-                     + ["p50 verdict", "CPU verdict"], rows))
-
-
-def render_processes(summary):
-    columns = _cell_columns(summary)
-    rows = []
-    for values, path, entry in _rows(summary):
-        if entry is None:
-            continue
-        for role in ("server", "client"):
-            p = (entry.get("processes") or {}).get(role)
-            if not p:
-                continue
-            patched = p.get("patched") or {}
-            executor = p.get("executor") or "-"
-            if p.get("work_executor"):
-                executor += f" ({p['work_executor']})"
-            rows.append(values + [path, role, p.get("pid"), p.get("asked"), p.get("really"),
-                                  f"{_yes(patched.get('thread'))}/{_yes(patched.get('socket'))}",
-                                  "poisoned" if p.get("eventlet_poisoned") else
-                                  "imported" if p.get("eventlet_imported") else "never imported",
-                                  p.get("oslo_service_backend") or "-", executor,
-                                  _threads_text(role, p.get("threads_seen"))])
-    if not rows:
-        return []
-    return (["", "processes, as each reported from inside itself"]
-            + _table(columns + ["path", "role", "pid", "asked", "really",
-                                "patched thread/socket", "eventlet", "oslo.service",
-                                "executor", "threads at work"], rows))
-
-
-def _yes(flag):
-    return {True: "yes", False: "no"}.get(flag, "?")
-
-
-def _label(values, path):
-    return " ".join(str(v) for v in values if v not in (None, "-")) + f" {path}"
-
-
-def figures(summary, samples):
-    """The plotly figures of bench.html."""
-    import plotly.graph_objects as go
-
-    rows = [(values, path, entry) for values, path, entry in _rows(summary)
-            if entry is not None]
-    figs = []
-    bars = go.Figure()
-    for callers in summary["options"]["callers"]:
-        x, y, lo, hi = [], [], [], []
-        for values, path, entry in rows:
-            s = ((entry.get("summary") or {}).get(str(callers)) or {}).get("calls_per_s")
-            if s:
-                x.append(_label(values, path))
-                y.append(s["median"])
-                lo.append(s["median"] - s["min"])
-                hi.append(s["max"] - s["median"])
-        bars.add_bar(name=f"{callers} caller(s)", x=x, y=y,
-                     error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo))
-    bars.update_layout(title="RPC calls per second (median, bars: min to max over the "
-                       "repeats)", barmode="group", yaxis_title="calls/s")
-    figs.append(("calls", bars))
-    for callers in summary["options"]["callers"]:
-        box = go.Figure()
-        for values, path, entry in rows:
-            ms = (samples.get(entry.get("pair")) or {}).get(str(callers))
-            if ms:
-                box.add_box(y=ms, name=_label(values, path), boxpoints=False)
-        box.update_layout(title=f"latency of every call, {callers} concurrent caller(s), "
-                          "all repeats", yaxis_title="ms", yaxis_type="log", showlegend=False)
-        figs.append((f"latency-{callers}", box))
-    casts = go.Figure()
-    x, y, lo, hi = [], [], [], []
-    for values, path, entry in rows:
-        s = ((entry.get("summary") or {}).get("casts") or {}).get("casts_per_s")
-        if s:
-            x.append(_label(values, path))
-            y.append(s["median"])
-            lo.append(s["median"] - s["min"])
-            hi.append(s["max"] - s["median"])
-    casts.add_bar(x=x, y=y, error_y=dict(type="data", symmetric=False, array=hi,
-                                         arrayminus=lo))
-    casts.update_layout(title="casts per second until all are received", yaxis_title="casts/s")
-    figs.append(("casts", casts))
-    low = str(min(summary["options"]["callers"]))
-    over = go.Figure()
-    columns = _cell_columns(summary)
-    for path, what, key in (("lab", "lab path vs bare pair: p50", "p50_ms"),
-                            ("lab", "lab path vs bare pair: CPU/call", "cpu_us"),
-                            ("relay", "relay vs direct: p50", "p50_ms"),
-                            ("relay", "relay vs direct: CPU/call", "cpu_us")):
-        x, y, lo, hi = [], [], [], []
-        for cell in summary["cells"]:
-            s = (((cell.get("overhead") or {}).get(path) or {}).get(low) or {}).get(key)
-            if s:
-                x.append(" ".join(str(v) for v in _cell_values(cell, columns)))
-                y.append(s["median"])
-                lo.append(s["median"] - s["min"])
-                hi.append(s["max"] - s["median"])
-        over.add_bar(name=what, x=x, y=y, error_y=dict(type="data", symmetric=False,
-                                                       array=hi, arrayminus=lo))
-    over.add_hline(y=summary["target_pct"], line_dash="dash", line_color="#d62728",
-                   annotation_text=f"target {summary['target_pct']:g} %")
-    over.update_layout(title=f"the lab's own overhead at {low} caller(s): p50 latency and "
-                       "CPU per call (median, bars: min to max over the repeats)",
-                       barmode="group", yaxis_title="% over the bare pair")
-    figs.append(("overhead", over))
-    return figs
-
-
-def render_html(summary, plots="", problem=None):
-    esc = html.escape
-    parts = ["<!doctype html><html><head><meta charset=utf-8>",
-             "<title>fake-lab bench</title><style>body{font-family:sans-serif;"
-             "margin:1em 2em}pre{font-size:12px;overflow-x:auto}.note{color:#a60}"
-             "</style></head><body>",
-             f"<h1>fake-lab bench <span id=status>{esc(summary['status'])}</span></h1>",
-             f"<p>{esc(summary['how'])}</p>",
-             "<p>(<a href='bench.json'>bench.json</a>, <a href='samples.json'>"
-             "samples.json</a>, <a href='bench.txt'>bench.txt</a>)</p>",
-             f"<pre id=tables>{esc(chr(10).join(render_text(summary)))}</pre>"]
-    if problem:
-        parts.append(f"<p class=note id=problem>{esc(problem)}</p>")
-    parts.append(plots)
-    data = json.dumps(summary, sort_keys=True, default=str).replace("</", "<\\/")
-    parts.append(f"<script type=application/json id=bench-data>{data}</script>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
-
-
-def write_html(rundir, summary, samples):
-    """bench.html: the tables and the plots, plotly.js inline (timeline.py's
-    loader: no network). Never raises; the page says what went wrong."""
-    plots, problem = "", None
-    try:
-        import plotly.io as pio
-
-        from fake_lab import timeline
-
-        config = {"displaylogo": False, "responsive": True}
-        plots = timeline._deferred("".join(
-            pio.to_html(fig, include_plotlyjs=False, full_html=False,
-                        div_id=f"bench-{name}", config=config)
-            for name, fig in figures(summary, samples)))
-    except Exception as exc:  # the figures are a convenience: bench.json has them
-        problem = f"plots unavailable: {type(exc).__name__}: {exc}"
-    try:
-        with open(rundir.file("bench.html"), "w") as f:
-            f.write(render_html(summary, plots, problem))
-    except OSError:
-        return None
-    return rundir.file("bench.html")
 
 
 def exit_code(summary):
@@ -1299,8 +607,13 @@ def add_command(sub):
                                         "(fake_lab/commands/headline_bench.py)")
     headline.add_argument("--headline", action="store_true",
                           help="run the headline-speed benchmark instead")
-    headline.add_argument("--runs", type=_positive_int, help="with --headline")
-    headline.add_argument("--broker", metavar="BROKER", help="with --headline")
+    headline.add_argument("--runs", type=_positive_int,
+                          help="runs of heartbeat-loss (default 5)")
+    headline.add_argument("--broker", metavar="RUN_DIR|URL",
+                          help="passed to every run: reuse the running broker of "
+                          "`fake-lab up` (start it first)")
+    headline.add_argument("--control", action="store_true",
+                          help="bench the scenario's control (threading) instead")
     return bench
 
 
@@ -1320,25 +633,20 @@ def _headline(args):
     return 0 if code is None else code
 
 
-def _progress():
-    """Progress on stderr when it is a terminal, nothing otherwise."""
-    if sys.stderr.isatty():
-        return lambda line: print(line, file=sys.stderr, flush=True)
-    return lambda line: None
-
-
 def command(args):
     """``fake-lab bench``; returns the exit code."""
     from fake_lab import errors
 
     if args.headline:
         return _headline(args)
-    if args.runs is not None or args.broker is not None:
-        raise UsageError("fake-lab bench: --runs and --broker go with --headline")
+    if args.runs is not None or args.broker is not None or args.control:
+        raise UsageError("fake-lab bench: --runs, --broker and --control go with "
+                         "--headline")
     axes = parse_axes(args.axis)
     callers = parse_callers(args.callers)
+    status = progress.Status()
     bench = Bench(axes, callers, args.calls, args.casts or args.calls, args.duration,
-                  args.repeat, args.runs_dir, _progress())
+                  args.repeat, args.runs_dir, say=status.say, status=status)
 
     def terminate(signum, frame):
         raise runner.Interrupted(signal.Signals(signum).name)
@@ -1353,7 +661,7 @@ def command(args):
               + (f"; what it measured is in {where.path}/bench.json" if where else ""),
               file=sys.stderr)
         return errors.EXIT_INTERRUPTED
-    for line in render_text(summary):
+    for line in tables.render_text(summary):
         print(line)
     print(f"bench.json: {rundir.file('bench.json')}")
     print(f"bench.html: {rundir.file('bench.html')}")

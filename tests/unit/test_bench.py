@@ -9,6 +9,7 @@ import types
 import pytest
 
 from fake_lab import cli, errors
+from fake_lab.bench import figures, tables, workers
 from fake_lab.commands import bench
 from fake_lab.daemons import pyenvs
 from fake_lab.errors import UsageError
@@ -58,114 +59,6 @@ def test_bad_callers(text):
         bench.parse_callers(text)
 
 
-# ---------------------------------------------------------------- figures
-
-
-@pytest.mark.parametrize("values, p, expected", [
-    ([1, 2, 3, 4], 50, 2),
-    (list(range(1, 101)), 50, 50),
-    (list(range(1, 101)), 99, 99),
-    (list(range(1, 101)), 100, 100),
-    (list(range(1, 1001)), 99, 990),
-    ([5], 99, 5),
-    ([3, 1, 2], 50, 2),            # unsorted input
-    ([0.1] * 7 + [9.0], 99, 9.0),  # the worst of 8 is the 99th percentile
-])
-def test_percentile_is_nearest_rank(values, p, expected):
-    assert bench.percentile(values, p) == expected
-
-
-def test_percentile_of_nothing_is_none_and_p_must_be_a_percentage():
-    assert bench.percentile([], 50) is None
-    with pytest.raises(ValueError):
-        bench.percentile([1], 0)
-    with pytest.raises(ValueError):
-        bench.percentile([1], 101)
-
-
-def test_call_stats_in_ms_and_calls_per_second():
-    block = {"latencies": [0.001, 0.002, 0.003, 0.010], "sent": 5, "seconds": 0.5,
-             "errors": {"MessagingTimeout": 1}}
-    stats = bench.call_stats(block)
-    assert stats["answered"] == 4 and stats["sent"] == 5
-    assert stats["calls_per_s"] == 8.0
-    assert stats["p50_ms"] == 2.0 and stats["p99_ms"] == 10.0 and stats["max_ms"] == 10.0
-    assert stats["mean_ms"] == 4.0
-    assert stats["errors"] == {"MessagingTimeout": 1}
-
-
-def test_call_stats_of_an_empty_block():
-    stats = bench.call_stats({"latencies": [], "sent": 0, "seconds": 0})
-    assert stats["calls_per_s"] is None and stats["p50_ms"] is None
-    assert stats["answered"] == 0
-
-
-def test_cast_stats():
-    stats = bench.cast_stats({"sent": 100, "received": 100, "seconds": 0.25})
-    assert stats["casts_per_s"] == 400.0 and stats["cpu_us"] is None
-
-
-def test_cpu_per_call_adds_the_processes_that_were_measured():
-    block = {"latencies": [0.002] * 4, "sent": 4, "seconds": 0.008,
-             "cpu_s": {"client": 0.0004, "server": 0.0004, "relay": None}}
-    assert bench.call_stats(block)["cpu_us"] == 200.0
-    merged = bench.merge_calls([dict(block), dict(block, cpu_s={"client": 0.0004,
-                                                                "relay": 0.0002})])
-    assert merged["cpu_s"] == {"client": 0.0008, "server": 0.0004, "relay": 0.0002}
-    assert bench.cpu_total(None) is None
-
-
-@pytest.mark.parametrize("total, slices, parts", [
-    (400, 4, [100, 100, 100, 100]), (10, 4, [3, 3, 2, 2]), (2, 4, [1, 1]), (1, 4, [1]),
-])
-def test_split(total, slices, parts):
-    assert bench.split(total, slices) == parts
-    assert sum(parts) == total
-
-
-def test_slices_merge_into_one_block():
-    calls = bench.merge_calls([
-        {"latencies": [0.001], "sent": 1, "seconds": 0.1, "errors": {"E": 1},
-         "threads": [{"native_id": 1}]},
-        {"latencies": [0.002, 0.003], "sent": 2, "seconds": 0.2, "errors": {"E": 2},
-         "threads": [{"native_id": 2}, {"native_id": 3}]}])
-    assert calls["latencies"] == [0.001, 0.002, 0.003] and calls["sent"] == 3
-    assert calls["seconds"] == pytest.approx(0.3) and calls["errors"] == {"E": 3}
-    assert calls["slices"] == 2 and len(calls["thread_groups"]) == 2
-    casts = bench.merge_casts([{"sent": 5, "received": 5, "seconds": 0.1, "server": {"x": 1}},
-                               {"sent": 5, "received": 4, "seconds": 0.2}])
-    assert (casts["sent"], casts["received"]) == (10, 9)
-    assert casts["servers"] == [{"x": 1}]
-
-
-def test_spread():
-    assert bench.spread([3, None, 1, 2]) == {"min": 1, "median": 2, "max": 3, "n": 3}
-    assert bench.spread([None]) is None
-
-
-@pytest.mark.parametrize("value, reference, kind, pct", [
-    (2.1, 2.0, "time", 5.0),     # 5 % slower
-    (1.9, 2.0, "time", -5.0),
-    (400, 500, "rate", 25.0),    # 500/s -> 400/s: each call costs 25 % more
-    (500, 500, "rate", 0.0),
-])
-def test_overhead_reads_the_same_for_times_and_rates(value, reference, kind, pct):
-    assert bench.overhead_pct(value, reference, kind) == pytest.approx(pct)
-
-
-def test_overhead_and_ratio_without_figures():
-    assert bench.overhead_pct(None, 2.0, "time") is None
-    assert bench.overhead_pct(1.0, 0, "rate") is None
-    assert bench.ratio(1.0, None) is None
-    assert bench.ratio(3.0, 2.0) == 1.5
-
-
-def test_target_verdict():
-    assert bench.target_verdict({"min": 1, "median": 4.9, "max": 9, "n": 3}) == "under 5 %"
-    assert bench.target_verdict({"min": 1, "median": 5.0, "max": 9, "n": 3}) == "over 5 %"
-    assert bench.target_verdict(None) == "unmeasured"
-
-
 def _record(mode):
     patched = mode == "eventlet"
     return {"pid": 1, "patched": {"thread": patched, "socket": patched, "select": patched,
@@ -178,27 +71,6 @@ def _thread(green, native=7, main=7):
     return {"type": "Thread", "green": green, "native_id": native, "main_native_id": main}
 
 
-def test_really_reads_the_record_and_the_threads_at_work():
-    assert bench.really(_record("eventlet"), [_thread(True)]) == "eventlet"
-    assert bench.really(_record("threading"), [_thread(False, 8)]) == "threading"
-    assert bench.really(_record("threading"), [_thread(True)]).startswith("mixed")
-    assert bench.really(_record("eventlet"), [_thread(False, 8)]).startswith("mixed")
-    half = _record("eventlet")
-    half["patched"]["socket"] = False
-    assert bench.really(half).startswith("mixed")
-
-
-def test_threads_seen_says_whether_each_caller_had_its_own_os_thread():
-    groups = [[_thread(False, n) for n in (10, 11, 12)], [_thread(False, 13)]]
-    seen = bench._threads_seen([t for g in groups for t in g], groups)
-    assert seen["own_native_thread_each"] and seen["most_at_once"] == 3
-    assert bench._threads_text("client", seen).startswith("callers native, each on its own")
-    green = [[_thread(True), _thread(True)]]
-    seen = bench._threads_seen(green[0], green)
-    assert not seen["own_native_thread_each"]
-    assert bench._threads_text("client", seen) == "callers green, all on the main OS thread"
-
-
 # ---------------------------------------------------------------- bench.json
 
 
@@ -209,16 +81,16 @@ def _calls_block(latency, n=10, callers=1):
 
 
 def _repeat(latency, casts_per_s):
-    return {"calls": {"1": bench.call_stats(_calls_block(latency)),
-                      "8": bench.call_stats(_calls_block(latency * 4, callers=8))},
-            "casts": bench.cast_stats({"sent": 100, "received": 100,
+    return {"calls": {"1": figures.call_stats(_calls_block(latency)),
+                      "8": figures.call_stats(_calls_block(latency * 4, callers=8))},
+            "casts": figures.cast_stats({"sent": 100, "received": 100,
                                        "seconds": 100 / casts_per_s,
                                        "cpu_s": {"client": 50 / casts_per_s,
                                                  "server": 50 / casts_per_s}})}
 
 
 def _pair(pair_id, path, mode, cell, latency, casts_per_s):
-    pair = bench.Pair(pair_id, path, mode, pyenvs.LAB, cell)
+    pair = workers.Pair(pair_id, path, mode, pyenvs.LAB, cell)
     pair.status = "ran"
     pair.records = {"server": dict(_record(mode), executor=mode),
                     "client": _record(mode)}
@@ -295,7 +167,7 @@ def test_tables_and_files(tmp_path):
     b = fake_bench(tmp_path)
     run = RunDir.create(str(tmp_path), "bench")
     summary = b.write(run)
-    lines = bench.render_text(summary)
+    lines = tables.render_text(summary)
     text = "\n".join(lines)
     assert "RPC calls, 1 concurrent caller(s)" in text and "casts/s" in text
     assert "lab path vs bare pair" in text and "+5.0 %" in text and "under 5 %" in text
@@ -314,6 +186,15 @@ def test_tables_and_files(tmp_path):
     assert "plots unavailable" not in page
     with open(run.file("result.json")) as f:
         assert json.load(f)["exit_code"] == 0
+
+
+def test_the_status_line_says_what_the_bench_does_and_the_last_figures(tmp_path):
+    b = fake_bench(tmp_path)
+    b.activity = "repeat 2 of 3, 8 caller(s) calls, slice 1 of 4: c1-lab"
+    assert b._doing().startswith("bench ") and b.activity in b._doing()
+    assert "last:" not in b._doing()
+    b._record(b.pairs[1], 0, "calls", 1, [_calls_block(0.002)])
+    assert "last: c1-om 1 caller(s): 500 calls/s, p50 2.00 ms, 10/10 answered" in b._doing()
 
 
 def test_exit_code_wants_every_path_and_every_answer(tmp_path):
@@ -359,7 +240,8 @@ def run_cli(capsys, *argv):
     (("bench", "--calls", "x"), "not a whole number"),
     (("bench", "--duration", "0"), "not between 0 and 600"),
     (("bench", "--callers", "0"), "distinct numbers from 1 to 64"),
-    (("bench", "--runs", "3"), "--runs and --broker go with --headline"),
+    (("bench", "--runs", "3"), "--runs, --broker and --control go with --headline"),
+    (("bench", "--control"), "--runs, --broker and --control go with --headline"),
 ])
 def test_bad_bench_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
     code, out, err = run_cli(capsys, *argv, "--runs-dir", str(tmp_path))

@@ -154,3 +154,101 @@ def test_the_observer_and_the_formatter_stamp_alike():
     when = datetime.datetime(2026, 11, 23, 20, 22, 12, 249443,
                              tzinfo=datetime.timezone.utc).timestamp()
     assert observe.stamp(when) == "2026-11-23T20:22:12.249443Z"
+
+
+# logs.info: the fake compute's per-call lines, written without oslo.log's
+# formatter, must be the very lines oslo.log writes.
+DIRECT = textwrap.dedent("""
+    from fake_service import monkey_patch; monkey_patch.patch()  # noqa
+    import sys
+
+    from oslo_config import cfg
+    from oslo_log import log as logging
+
+    from fake_service import context, logs
+
+    conf = cfg.ConfigOpts()
+    logs.register_options(conf)
+    conf(["--config-file", sys.argv[1]])
+    logs.setup(conf, "fake-compute-9")
+    print("direct" if logs._direct else "oslo.log")
+    LOG = logging.getLogger("fake_compute.manager")
+    for request in (None, "req-3333"):
+        context.set_request_id(request)
+        LOG.info("ping: %s", {"n": 1})
+        logs.info(LOG, "ping: %s" % ({"n": 1},))
+        LOG.info("cast %d: %s", 7, "100%")
+        logs.info(LOG, "cast %d: %s" % (7, "100%"))
+    context.set_request_id(None)
+    logs.info(logging.getLogger("fake_compute.quiet"), "not at INFO")
+""")
+
+
+def _direct(tmp_path, backend, extra=""):
+    log = tmp_path / "logs" / "fake-compute-9.log"
+    conf = tmp_path / "service.conf"
+    conf.write_text(f"[DEFAULT]\nlog_file = {log}\n"
+                    "default_log_levels = fake_compute.quiet=WARN\n" + extra)
+    script = tmp_path / "direct.py"
+    script.write_text(DIRECT)
+    env = dict(os.environ, PYTHONPATH=REPO,
+               OS_NOVA_DISABLE_EVENTLET_PATCHING=monkey_patch.value_for(backend))
+    out = subprocess.run([sys.executable, "-W", "ignore", str(script), str(conf)],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip(), log.read_text().splitlines()
+
+
+@pytest.mark.parametrize("backend", ["eventlet", "threading"])
+def test_logs_info_writes_the_line_oslo_log_writes(tmp_path, backend):
+    how, lines = _direct(tmp_path, backend)
+    assert how == "direct"
+    lines = [raw for raw in lines if "fake_compute" in raw]
+    assert len(lines) == 8  # the quiet logger's line is not written
+    for by_oslo_log, by_logs_info in zip(lines[::2], lines[1::2]):
+        # The same line but for the moment it was written.
+        assert by_oslo_log.split(" ", 1)[1] == by_logs_info.split(" ", 1)[1]
+        assert evidence._CLIENT_LINE.match(by_logs_info)
+    assert lines[1].endswith(" INFO fake_compute.manager [-] ping: {'n': 1}")
+    assert lines[7].endswith(" INFO fake_compute.manager [req-3333] cast 7: 100%")
+
+
+def test_logs_info_is_oslo_logs_own_under_another_format(tmp_path):
+    how, lines = _direct(tmp_path, "threading",
+                         "logging_context_format_string = CTX %(request_id)s %(message)s\n")
+    assert how == "oslo.log"
+    assert "CTX req-3333 cast 7: 100%" in lines
+
+
+def test_a_stamp_reuses_its_second_and_moves_with_time():
+    from fake_service import observe
+
+    base = datetime.datetime(2026, 11, 23, 20, 22, 12,
+                             tzinfo=datetime.timezone.utc).timestamp()
+    assert observe.stamp(base + 0.5) == "2026-11-23T20:22:12.500000Z"
+    assert observe.stamp(base + 0.75) == "2026-11-23T20:22:12.750000Z"
+    assert observe.stamp(base + 1.25) == "2026-11-23T20:22:13.250000Z"
+    assert observe.stamp(base - 0.5) == "2026-11-23T20:22:11.500000Z"
+
+
+def test_the_send_pool_is_observed_only_where_asked():
+    """The API observes its send pool (the pool checkers read those lines);
+    a service passes pool=False, and its replies cost no pool lines."""
+    code = textwrap.dedent("""
+        from fake_service import monkey_patch; monkey_patch.patch()  # noqa
+        import sys
+        from oslo_messaging._drivers import impl_rabbit, pool
+        from fake_service import observe
+
+        observed = lambda: getattr(pool.ConnectionPool.get, "_fake_lab_observed", False)
+        assert observe.install_heartbeat_observer(None, "svc", pool=False) is None
+        assert getattr(impl_rabbit.Connection._heartbeat_check, "_fake_lab_observed")
+        print(observed())
+        observe._install_pool_observer()
+        print(observed())
+    """)
+    env = dict(os.environ, PYTHONPATH=REPO, OS_NOVA_DISABLE_EVENTLET_PATCHING="true")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, env=env, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
