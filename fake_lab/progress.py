@@ -6,6 +6,7 @@ pipe or a CI job sees the same line-oriented output as before, and nothing
 of the status line.
 """
 
+import os
 import shutil
 import sys
 import threading
@@ -83,6 +84,18 @@ def _is_terminal(stream):
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def last_line(path):
+    """The last line a command under way wrote to ``path`` (its output
+    file), for a status line: "" when there is none yet to read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 400))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else "starting"
 
 
 def elapsed(since):

@@ -182,16 +182,6 @@ def make_dir(runs_dir):
     raise StorageError(f"cannot find a free directory name in {runs_dir}")
 
 
-def _last_line(path):
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 400))
-            lines = f.read().decode(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else "starting"
-
-
 class HeadlineBench:
     """N runs, one after the other; ``run()`` returns the summary (also in
     headline.json). ``popen`` and ``clock`` are for the tests."""
@@ -231,7 +221,7 @@ class HeadlineBench:
 
         def doing():
             return (f"headline bench: run {n} of {self.runs}, "
-                    f"{progress.elapsed(began)}: {_last_line(out_path)}")
+                    f"{progress.elapsed(began)}: {progress.last_line(out_path)}")
 
         started = self.clock()
 

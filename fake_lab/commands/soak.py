@@ -168,7 +168,7 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
 
         def doing(n=n, started=started, out_path=out_path):
             return (f"soak: run {n} of {runs}, {progress.elapsed(started)}: "
-                    f"{_last_line(out_path)}")
+                    f"{progress.last_line(out_path)}")
 
         ticker = status.ticking(doing)
         ticker.__enter__()
@@ -221,16 +221,6 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                   indent=2)
     summary["soak_dir"] = soak_dir
     return summary
-
-
-def _last_line(path):
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 400))
-            lines = f.read().decode(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else "starting"
 
 
 def summarize(rows, expect, chaos):

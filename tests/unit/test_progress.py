@@ -52,3 +52,12 @@ def test_a_ticker_shows_what_its_function_says_and_clears_at_the_end():
 def test_elapsed_reads_as_a_person_would_say_it():
     assert progress.elapsed(time.monotonic() - 5) == "5 s"
     assert progress.elapsed(time.monotonic() - 65) == "1 min 05 s"
+
+
+def test_last_line_is_what_the_command_under_way_said_last(tmp_path):
+    out = tmp_path / "run-1.out"
+    assert progress.last_line(str(out)) == ""
+    out.write_text("")
+    assert progress.last_line(str(out)) == "starting"
+    out.write_text("heartbeat-loss: ...\n[start] 3.02 s\n  first-request: 200\n")
+    assert progress.last_line(str(out)) == "first-request: 200"
