@@ -132,5 +132,7 @@ def test_latency_delays_each_way_and_heal_removes_it(broker, relay):
     relay.fault("heal")
     healed = min(round_trip() for _ in range(3))
     conn.close()
-    assert delayed >= base + 0.2  # 100 ms each way
+    # 100 ms each way; a millisecond of slack: the base round trip, taken
+    # once, is no floor for the delayed one (CI missed by 0.1 ms)
+    assert delayed >= base + 0.2 - 0.001
     assert healed < base + 0.1
