@@ -74,7 +74,7 @@ def build_parser():
                    "inject (target, verb, options)")
     for add in (_add_run_command, _add_soak_command, _add_matrix_command,
                 _add_bisect_command, _add_up_commands, _add_reading_commands,
-                bench_mod.add_command):
+                _add_bench_command):
         add(sub)
     return parser
 
@@ -207,6 +207,52 @@ def _add_reading_commands(sub):
                            "without running anything")
     check.add_argument("run_dir")
     check.add_argument("--expect", choices=checkers.VERDICTS)
+
+
+def _duration(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 600 seconds")
+    return value
+
+
+def _add_bench_command(sub):
+    """fake-lab bench [--headline]"""
+    bench = sub.add_parser("bench", help="RPC calls and casts per second and latency, "
+                           "against a raw kombu baseline, and the lab's own overhead",
+                           description=bench_mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("--calls", type=_positive_int, default=300,
+                       help="calls in each block, shared by its callers (default 300)")
+    bench.add_argument("--casts", type=_positive_int,
+                       help="casts in each block (default: as --calls)")
+    bench.add_argument("--duration", type=_duration, default=5.0, metavar="SECONDS",
+                       help="a calls block stops issuing after this long (default 5)")
+    bench.add_argument("--repeat", type=_positive_int, default=3,
+                       help="blocks of each kind per path (default 3): figures are "
+                       "median [min-max] over them")
+    bench.add_argument("--callers", default="1,8", metavar="N,N",
+                       help="concurrent callers of each calls block (default 1,8)")
+    bench.add_argument("--axis", action="append", default=[], metavar="NAME=V1,V2",
+                       help="release (installed, X.Y.Z, a prefix, or a candidate build "
+                       "as in the matrix), deps (latest, series), executor (eventlet, "
+                       "threading); default: release=installed, executor=eventlet,threading")
+    bench.add_argument("--runs-dir", default=os.environ.get("FAKE_LAB_RUNS_DIR", "runs"))
+    headline = bench.add_argument_group("headline", "the headline-speed benchmark "
+                                        "(fake_lab/commands/headline_bench.py)")
+    headline.add_argument("--headline", action="store_true",
+                          help="run the headline-speed benchmark instead")
+    headline.add_argument("--runs", type=_positive_int,
+                          help="runs of heartbeat-loss (default 5)")
+    headline.add_argument("--broker", metavar="RUN_DIR|URL",
+                          help="passed to every run: reuse the running broker of "
+                          "`fake-lab up` (start it first)")
+    headline.add_argument("--control", action="store_true",
+                          help="bench the scenario's control (threading) instead")
+    return bench
 
 
 def _add_run_options(parser):

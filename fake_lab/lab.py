@@ -296,8 +296,6 @@ class Lab:
         database's URL or credentials. Nothing when the run has none."""
         if not self.database_url:
             return None
-        if self._final_written:  # read in stop(), before the pair stopped
-            return self.run.file("final-state.json")
         try:
             state = final_state(self.database_url, self.settings.get(
                 "DEFAULT", "service_down_time"))
@@ -306,7 +304,6 @@ class Lab:
         if self.db_pair is not None:
             # Which node answered (the promoted replica after a failover?).
             state["database"] = self.db_pair.serving()
-            self._final_written = True
         return self.run.write_json("final-state.json", state)
 
     def _delete_vhost(self):
@@ -350,9 +347,11 @@ class Lab:
             t.join()
         with self._lock:
             self.services = {}
-        if self.db_pair is not None:
-            # The final read, from the node that takes writes now, while the
-            # pair still runs: nothing else may write any more.
+            first, self._final_written = not self._final_written, True
+        if first:
+            # The final read, as Jepsen does: once every service has
+            # stopped, and before the databases do (a pair's promoted node
+            # must still answer). Once, however often stop() is called.
             self.write_final_state()
         # The relay and the broker after the services (their last frames are
         # on the wire), side by side: nothing is left to cross the relay.

@@ -143,7 +143,7 @@ def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
     shared = None
     if broker:
         faulted = sorted({s.get("target") for s in scenario["workload"]
-                          if s.get("op") == "fault"} & {"broker", "rabbit-node"})
+                          if s.get("op") == "fault"} & {"broker", "cluster"})
         if faulted:
             raise UsageError(f"--broker: scenario {name} injects faults into the "
                              f"{faulted[0]}; it needs a broker of its own")
@@ -152,7 +152,7 @@ def run(scenario, overrides=None, user_files=(), runs_dir="runs", broker_port=0,
         say(f"{name}: {scenario['summary']}")
         say(f"run directory: {rundir.path}")
         vhost = os.path.basename(rundir.path) if shared else "/"
-        extra = shared and {"vhost": vhost, "broker": shared.workdir}
+        extra = {"vhost": vhost, "broker": shared.workdir} if shared else None
         if shared:
             say(f"broker: {shared.nodename} of {os.path.dirname(shared.workdir)}, "
                 f"vhost {vhost}")
@@ -226,10 +226,7 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None,
             with signals_deferred():
                 if lab is not None:
                     with phases("cleanup"):
-                        lab.stop()
-                        # The final read, as Jepsen does: what the database
-                        # holds once every service has stopped.
-                        lab.write_final_state()
+                        lab.stop()  # with the final read of the database
                 if history is not None:
                     try:
                         history.event("stopped", reason=result["reason"])

@@ -170,9 +170,7 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
             return (f"soak: run {n} of {runs}, {progress.elapsed(started)}: "
                     f"{progress.last_line(out_path)}")
 
-        ticker = status.ticking(doing)
-        ticker.__enter__()
-        with open(out_path, "w") as out:
+        with status.ticking(doing), open(out_path, "w") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -192,13 +190,11 @@ def soak(scenario, runs, run_args, runs_dir, expect, chaos=False, seed=None,
                     code = proc.wait()
                     sent = (sent or "") + " (killed: no end after 600 s)"
             except KeyboardInterrupt:
-                ticker.__exit__(None, None, None)
                 # The run is in a session of its own: pass the Ctrl-C on and
                 # let it clean up before the soak stops.
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=120)
                 raise
-        ticker.__exit__(None, None, None)
         run_dir = _new_run_dir(runs_dir, before)
         # Leftovers first: after a SIGKILL the reaper writes result.json
         # once it has stopped the run's processes.

@@ -187,10 +187,7 @@ def up(overrides, user_files, runs_dir, api_port=0, say=print):
         finally:
             with runner.signals_deferred():
                 if lab is not None:
-                    lab.stop()
-                    # The database as the lab left it (servers, tasks and
-                    # the services' states), as a run's final read.
-                    lab.write_final_state()
+                    lab.stop()  # with the final read of the database
     return 0
 
 

@@ -55,6 +55,11 @@ def spawn(name, argv, log_path, env=None, cwd=None, owner=None):
     if owner is not None:
         env = dict(os.environ if env is None else env)
         env[OWNER_ENV] = os.path.abspath(owner)
+        # setproctitle (cotyledon's launcher titles its master and workers)
+        # otherwise writes a long title over the memory /proc/PID/environ
+        # reads, mark included: a threading compute orphaned by a killed
+        # runner was then found by nothing and outlived its run.
+        env["SPT_NOENV"] = "1"
     with open(log_path, "ab") as log:
         try:
             popen = subprocess.Popen(

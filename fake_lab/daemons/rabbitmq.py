@@ -25,7 +25,7 @@ import time
 import urllib.parse
 
 from fake_lab.daemons import procs
-from fake_lab.errors import LabError, MissingComponent
+from fake_lab.errors import LabError, MissingComponent, UsageError
 
 HOST = "127.0.0.1"
 # Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the
@@ -464,8 +464,6 @@ def find(spec, runs_dir="runs"):
     of ``fake-lab up`` or of a matrix, the broker directory itself, or the
     URL ``fake-lab up`` printed (FAKE_LAB_BROKER_URL), looked up by its port
     among the brokers of ``runs_dir``. UsageError when it names none."""
-    from fake_lab.errors import UsageError
-
     if os.path.isdir(spec):
         for workdir in (os.path.join(spec, "broker"), spec):
             if os.path.exists(os.path.join(workdir, PrivateBroker.NODE_FILE)):
@@ -485,12 +483,11 @@ def find(spec, runs_dir="runs"):
                     found.append(os.path.dirname(node_file))
         except (OSError, ValueError):
             continue
-    live = [w for w in found if procs.port_open(parsed.port)]
-    if not live:
+    if not found or not procs.port_open(parsed.port):
         raise UsageError(f"--broker {spec}: no running broker of this lab in "
                          f"{runs_dir} listens on port {parsed.port} (the lab "
                          "only reuses brokers it started)")
-    return PrivateBroker.attach(live[-1])
+    return PrivateBroker.attach(found[-1])
 
 
 def _erl(template, **names):

@@ -237,7 +237,8 @@ class Player:
         while time.monotonic() - started < planned:
             self.activity = (f"{name} {time.monotonic() - started:.1f} s of "
                              f"{planned:.1f} s{waits_for}")
-            time.sleep(0.05)
+            # Each look reads the broker log again (a matrix's is shared).
+            time.sleep(0.1)
             if until == "api-connections-closed" and self._api_all_closed():
                 ended_early = True
                 break
