@@ -9,6 +9,7 @@ PID the lab holds, never by name.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -252,21 +253,39 @@ def tail(path, lines=5):
     return [line for line in data.splitlines() if line.strip()][-lines:]
 
 
-def _kernel_port(host):
-    """An ephemeral port the kernel offers on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+# Outside the kernel's ephemeral range (ip_local_port_range), so that no
+# client's outgoing connection can take a port between its pick and the
+# daemon's bind: a CI run lost a broker to that (eaddrinuse on a port the
+# kernel had offered a moment before). Labs running side by side pick at
+# random from thousands of ports, and check each pick, so they rarely meet.
+_FALLBACK_RANGE = (32768, 60999)
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return _FALLBACK_RANGE
+
+
+def _candidate_port(host):
+    """A port outside the ephemeral range, at random (``host`` unused: the
+    range is the machine's)."""
+    low, high = _ephemeral_range()
+    if low - 10000 >= 1024:
+        return random.randint(10000, low - 1)
+    if 65535 - high >= 2000:
+        return random.randint(high + 1, 65535)
+    return random.randint(1024, 65535)
 
 
 def free_ports(count, host="127.0.0.1", avoid=()):
-    """``count`` distinct TCP ports, each bindable on ``host`` right now.
-
-    A port offered by the kernel is checked again before use: another
-    program may have taken it since; then another one is picked."""
+    """``count`` distinct TCP ports, each bindable on ``host`` right now."""
     ports = []
-    for _ in range(count * 20):
-        port = _kernel_port(host)
+    for _ in range(count * 50):
+        port = _candidate_port(host)
         if port in ports or port in avoid:
             continue
         try:

@@ -73,12 +73,20 @@ def test_free_ports_are_distinct_and_skip_a_taken_one(monkeypatch):
         s.listen()
         taken = s.getsockname()[1]
         offers = iter([taken, taken])
-        real = procs._kernel_port
-        monkeypatch.setattr(procs, "_kernel_port",
+        real = procs._candidate_port
+        monkeypatch.setattr(procs, "_candidate_port",
                             lambda host: next(offers, None) or real(host))
         ports = procs.free_ports(3)
     assert taken not in ports
     assert len(set(ports)) == 3
+
+
+def test_free_ports_lie_outside_the_ephemeral_range():
+    # A client's outgoing connection may take any ephemeral port between
+    # the pick and the daemon's bind.
+    low, high = procs._ephemeral_range()
+    for port in procs.free_ports(20):
+        assert not low <= port <= high, port
 
 
 def test_processes_under_finds_a_marked_daemons_children_that_hide_the_mark(tmp_path):
