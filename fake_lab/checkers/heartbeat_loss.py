@@ -217,7 +217,7 @@ class _Judgement:
         self.listed_alive = None
         for rec in [r for r in self.records if r.get("f") == "connections-listed"]:
             if rec["value"].get("error"):
-                self.cited.append(f"rabbitmqctl list_connections failed at "
+                self.cited.append(f"the broker's connection listing failed at "
                                   f"{self.t(rec['time'])}: {rec['value']['error']}")
                 continue
             # The listing names a connection by its peer address; the broker
@@ -226,7 +226,7 @@ class _Judgement:
                      for row in rec["value"].get("connections", [])}
             alive = [c for c in self.conns if c["peer"].rsplit(":", 1)[-1] in ports]
             self.listed_alive = len(alive)
-            self.cited.append("rabbitmqctl list_connections at %s: %d of the API "
+            self.cited.append("the broker's connection listing at %s: %d of the API "
                               "worker's %d connection(s) listed" % (
                                   self.t(rec["time"]), len(alive), len(self.conns)))
 

@@ -96,24 +96,21 @@ class ClusterNode(rabbitmq.PrivateBroker):
         fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
         with os.fdopen(fd, "w") as f:
             f.write(self.cluster.cookie)
-        conf = os.path.join(self.workdir, "rabbitmq.conf")
-        with open(conf) as f:
-            text = f.read()
-        extra = []
-        if self.cluster.queue_type == "mirrored" and "load_definitions" not in text:
-            extra.append(f"load_definitions = {self._write_definitions()}")
+
+    def rabbit_env(self):
+        env = super().rabbit_env()
+        if self.cluster.queue_type == "mirrored" and "load_definitions" not in env:
+            env["load_definitions"] = rabbitmq.erl_string(self._write_definitions())
         if self.index > 1:
-            first = self.cluster.nodes[0].nodename
-            extra += ["cluster_formation.peer_discovery_backend = classic_config",
-                      f"cluster_formation.classic_config.nodes.1 = {first}",
-                      # Node 1 is up when a joiner starts; should it not
-                      # answer yet, wait for it (0.25 s x 240) rather than
-                      # boot as a blank cluster of one.
-                      "cluster_formation.discovery_retry_limit = 240",
-                      "cluster_formation.discovery_retry_interval = 250"]
-        if extra:
-            with open(conf, "a") as f:
-                f.write("\n".join(extra) + "\n")
+            # Peer discovery from a list naming node 1, which is up when a
+            # joiner starts; should it not answer yet, wait for it (0.25 s
+            # x 240) rather than boot as a blank cluster of one.
+            env["cluster_nodes"] = (
+                f"{{['{self.cluster.nodes[0].nodename}'], disc}}")
+            env["cluster_formation"] = (
+                "[{peer_discovery_backend, rabbit_peer_discovery_classic_config}, "
+                "{discovery_retry_limit, 240}, {discovery_retry_interval, 250}]")
+        return env
 
     def _write_definitions(self):
         path = super()._write_definitions()

@@ -367,7 +367,8 @@ class Player:
 
     def _watch_queues(self, interval, stop):
         """Sample the broker's queues every ``interval`` seconds until
-        ``stop`` is set (each rabbitmqctl call itself takes a while)."""
+        ``stop`` is set (on a cluster each listing is a CLI call, which
+        takes a while)."""
         while True:
             self._list_queues({})
             if stop.wait(interval):

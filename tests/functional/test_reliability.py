@@ -165,6 +165,6 @@ def test_the_credentials_stay_in_two_private_files(running_lab):
             except OSError:
                 continue
     assert sorted(os.path.basename(p) for p in holders) == [
-        "30-lab.conf", "rabbitmq.conf"]
+        "30-lab.conf", "rabbitmq.config"]
     for path in holders:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path

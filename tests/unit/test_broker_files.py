@@ -1,5 +1,6 @@
 """The private node: its files, and finding a running one again (--broker)."""
 
+import json
 import os
 
 import pytest
@@ -113,9 +114,26 @@ def test_a_stopped_broker_cannot_be_attached(tmp_path, monkeypatch):
 def test_vhost_expressions_take_only_lab_names(monkeypatch):
     broker = rabbitmq.PrivateBroker("/nonexistent")
     calls = []
-    monkeypatch.setattr(broker, "rabbitmqctl", lambda *a: calls.append(a))
+    monkeypatch.setattr(broker, "eval", lambda expr: calls.append(expr))
     broker.add_vhost("heartbeat-loss-20261124T052954Z")
-    assert calls[0][0] == "eval"
-    assert '<<"heartbeat-loss-20261124T052954Z">>' in calls[0][1]
+    assert '<<"heartbeat-loss-20261124T052954Z">>' in calls[0]
     with pytest.raises(LabError):
         broker.delete_vhost('x">>, evil')
+
+
+def test_erl_call_results_are_read_and_refusals_are_lab_errors(tmp_path, monkeypatch):
+    broker = rabbitmq.PrivateBroker(str(tmp_path))
+    broker.dist_port = 1
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".erlang.cookie").write_text("c")
+    printed = {}
+    monkeypatch.setattr(rabbitmq.subprocess, "run", lambda *a, **k: type(
+        "Out", (), {"returncode": 0, "stdout": printed["out"], "stderr": ""}))
+    rows = [{"name": "127.0.0.1:5 -> 127.0.0.1:6", "peer_port": 5,
+             "state": "running"}]
+    printed["out"] = '{ok, "%s"}' % json.dumps(rows).encode().hex().upper()
+    assert broker.list_connections() == [
+        {"name": "127.0.0.1:5 -> 127.0.0.1:6", "peer_port": "5", "state": "running"}]
+    printed["out"] = "{error, \"*** eval: {'EXIT',{undef,...}}\"}"
+    with pytest.raises(LabError, match="the broker refused"):
+        broker.list_connections()

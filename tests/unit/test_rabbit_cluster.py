@@ -65,11 +65,12 @@ def test_node_files_cookie_and_cluster_formation(tmp_path):
     cookie = os.path.join(second.workdir, "home", ".erlang.cookie")
     assert open(cookie).read() == c.cookie
     assert stat.S_IMODE(os.stat(cookie).st_mode) == 0o400
-    conf1 = open(os.path.join(first.workdir, "rabbitmq.conf")).read()
-    conf2 = open(os.path.join(second.workdir, "rabbitmq.conf")).read()
+    conf1 = open(os.path.join(first.workdir, "rabbitmq.config")).read()
+    conf2 = open(os.path.join(second.workdir, "rabbitmq.config")).read()
     assert "classic_config" not in conf1  # node 1 boots alone
-    assert f"cluster_formation.classic_config.nodes.1 = {first.nodename}" in conf2
-    assert "listeners.tcp.1 = 127.0.0.1:7002" in conf2
+    assert f"{{cluster_nodes, {{['{first.nodename}'], disc}}}}" in conf2
+    assert "rabbit_peer_discovery_classic_config" in conf2
+    assert '{tcp_listeners, [{"127.0.0.1", 7002}]}' in conf2
     env = second._env()
     assert env["ERL_EPMD_PORT"] == "7999" and env["RABBITMQ_NODENAME"] == second.nodename
     assert "-start_epmd false" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
@@ -84,8 +85,8 @@ def test_mirrored_queues_get_an_ha_policy_loaded_at_boot(tmp_path):
     node = c.nodes[0]
     node.port, node.dist_port, node.epmd_port = 7001, 7101, 7999
     node._write_files()
-    conf = open(os.path.join(node.workdir, "rabbitmq.conf")).read()
-    path = conf.split("load_definitions = ")[1].split("\n")[0]
+    conf = open(os.path.join(node.workdir, "rabbitmq.config")).read()
+    path = conf.split('{load_definitions, "')[1].split('"')[0]
     (policy,) = json.load(open(path))["policies"]
     assert policy["definition"]["ha-mode"] == "all" and policy["vhost"] == "/"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600  # it holds the user's hash
