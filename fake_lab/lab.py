@@ -25,6 +25,11 @@ from fake_lab.errors import DaemonFailed, LabError, UsageError
 from fake_service import monkey_patch
 
 READY = re.compile(r"RPC server started")
+# What both launchers (oslo.service's ProcessLauncher, cotyledon) log when
+# a worker ends. Before the service is ready that is a failed start: the
+# launcher forks the worker again and again, and waiting for the ready
+# line would last the whole timeout.
+WORKER_DIED = re.compile(r"Child \d+ (?:exited with status|killed by signal) \S+")
 
 
 def _masked(url):
@@ -263,10 +268,17 @@ class Lab:
         each: the launcher's workers start one by one)."""
         try:
             with open(self.run.log(name), errors="replace") as f:
-                started = len(READY.findall(f.read()))
+                text = f.read()
         except OSError:
             return False
-        return started >= self.settings.get("service", "workers")
+        died = WORKER_DIED.search(text)
+        if died:
+            before = [line for line in text[:died.start()].splitlines()
+                      if line.strip()][-3:]
+            raise DaemonFailed(f"{name}: a worker ended before its RPC server "
+                               f"started ({died.group(0)}); the lines before: "
+                               + (" | ".join(before) or "none"))
+        return len(READY.findall(text)) >= self.settings.get("service", "workers")
 
     def _database(self):
         """The run's database URL (SQLite in the run directory unless one is
