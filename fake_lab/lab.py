@@ -186,8 +186,11 @@ class Lab:
         if self.settings.get("lab", "relay"):
             # Every AMQP connection of the run goes through the relay: the
             # wire's witness and the network's fault injector.
-            self.relay = relay_mod.RelayDaemon(self.run.path, self.run.log("relay"),
-                                               self.broker.port)
+            # A route per node of a cluster (each node's port in the URL).
+            nodes = getattr(self.broker, "nodes", [self.broker])
+            self.relay = relay_mod.RelayDaemon(
+                self.run.path, self.run.log("relay"), [n.port for n in nodes],
+                wait_upstream=self.settings.get("lab", "broker_timeout"))
             with self._lock:
                 self._spawning()
                 self.relay.launch(avoid=taken)
@@ -200,12 +203,16 @@ class Lab:
             ports.update(rabbit_cluster.ports_of(self.broker))
         if self.relay is not None:
             ports.update(relay=self.relay.port, relay_control=self.relay.control_port)
+            ports.update({f"relay_{n}": port for n, port in
+                          enumerate(list(self.relay.routes.values())[1:], 2)})
         if self.db_pair is not None:
             ports.update(self.db_pair.ports)
         self.run.write_json("ports.json", ports)
         # What the lab owns goes last, so no other file can override it.
-        port = self.relay.port if self.relay is not None else None
-        owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost, port)},
+        via = self.relay.routes if self.relay is not None else None
+        if via and hasattr(self.broker, "via"):
+            self.broker.via = via
+        owned = {"DEFAULT": {"transport_url": self.broker.url_for(self.vhost, via)},
                  "lab": {"broker_wait": 60}}
         if self.database_url:
             owned["database"] = {"connection": self.database_url}

@@ -95,7 +95,8 @@ AXES = {
                       "to the database as nova-api does"),
     "rabbit_nodes": ("lab", "rabbit_nodes",
                      "nodes of the private RabbitMQ (2 to 5: a cluster, every "
-                     "node in the transport URL; needs --relay false)"),
+                     "node in the transport URL, each through its own "
+                     "route of the relay)"),
     "queue_type": ("lab", "queue_type",
                    "classic, mirrored (ha-mode policy, a cluster) or quorum "
                    "(rabbit_quorum_queue)"),

@@ -63,8 +63,8 @@ lab_opts = [
                help="Nodes of the run's private RabbitMQ: 1, a single node; "
                     "2 or more, a cluster on loopback (each node its own "
                     "name, ports and data, one private epmd), every node in "
-                    "the services' transport URL. A cluster needs "
-                    "relay = false (the relay forwards to one node)."),
+                    "the services' transport URL (through the relay, a "
+                    "route per node)."),
     cfg.StrOpt("queue_type", default="classic",
                choices=("classic", "mirrored", "quorum"),
                help="The RPC queues' type: 'classic' (on the node their "

@@ -4,8 +4,9 @@ cluster costs nova's boot flow, stated as the claim the run tests.
 It reads only the run directory: the history (the boots, the cluster fault
 with the node it lost and how, the queues listed before it, the cluster's
 status asked of a surviving node after it), final-state.json (the boot-flow
-checker's tally), the nodes' own logs (logs/rabbit-N/broker.log) and the
-services' logs.
+checker's tally), the nodes' own logs (logs/rabbit-N/broker.log), the
+services' logs and the relay's wire.jsonl (a route per node: which
+connections the loss ended, and where the clients went after it).
 
 The claim: "with <queue type> queues, <killing | draining then stopping>
 the RabbitMQ node that <hosted the compute's queue ...> costs boots".
@@ -29,6 +30,7 @@ transient queues deleted, maintenance mode, quorum leaders elected, mirrors
 promoted).
 """
 
+import json
 import os
 import re
 
@@ -98,6 +100,7 @@ def check(run):
     left, status_line = _left(records, loss, value)
     cited.append(status_line)
     cited += _broker_lines(run, lost_at, t)
+    cited += _wire_lines(run, value.get("index"), lost_at, t)
     recovery, lines = _recovery(run, ops, lost_at, t)
     details.update(recovery)
     cited += lines
@@ -227,6 +230,67 @@ def _broker_lines(run, lost_at, t):
         cited.append(f"mirrored queues whose mirror was promoted: {len(promoted)} ("
                      + ", ".join(sorted(promoted)[:6]) + ")")
     return cited
+
+
+def _wire_lines(run, index, lost_at, t):
+    """What the relay saw (wire.jsonl, a route per node): the connections
+    on the lost node's route at the loss and how they ended, and where the
+    clients connected afterwards. Nothing when the run had no relay."""
+    ports = run.read_json("ports.json") or {}
+    node_of = {port: int(name.split("_")[1]) for name, port in ports.items()
+               if name.startswith("amqp_")}
+    conns = {}
+    try:
+        with open(run.file("wire.jsonl")) as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line
+                if e.get("conn") is None:
+                    continue
+                # An end may be written before its accept (a client that
+                # closed while the relay was still connecting upstream).
+                c = conns.setdefault(e["conn"], {"node": None, "at": None, "end": None,
+                                                 "refused": False, "named": False})
+                if e["event"] == "accept":
+                    c.update(node=node_of.get(e.get("upstream")), at=e["time"],
+                             refused="upstream_error" in e)
+                elif e["event"] == "connection-name":
+                    c["named"] = True
+                elif e["event"] == "end":
+                    c["end"] = e
+    except OSError:
+        return []
+    # A port probe carries no AMQP: only connections that named themselves
+    # (Connection.StartOk) count, and the refusals.
+    conns = {k: c for k, c in conns.items()
+             if c["at"] is not None and (c["named"] or c["refused"])}
+    if not conns or index is None:
+        return []
+    on_lost = [c for c in conns.values() if c["node"] == index and not c["refused"]
+               and c["at"] <= lost_at and (c["end"] is None or c["end"]["time"] >= lost_at)]
+    ends = sorted(c["end"]["time"] for c in on_lost if c["end"])
+    how = {}
+    for c in on_lost:
+        if c["end"]:
+            key = f"{c['end']['how']} by {c['end']['by']}"
+            how[key] = how.get(key, 0) + 1
+    line = (f"wire: {len(on_lost)} connection(s) on node {index}'s route at the loss"
+            + (f", ended from {t(ends[0])} to {t(ends[-1])} ("
+               + ", ".join(f"{n} {k}" for k, n in sorted(how.items())) + ")"
+               if ends else ""))
+    after = [c for c in conns.values() if c["at"] > lost_at]
+    opened = {}
+    for c in after:
+        if not c["refused"]:
+            opened[c["node"]] = opened.get(c["node"], 0) + 1
+    refused = sum(1 for c in after if c["refused"] and c["node"] == index)
+    line += ("; afterwards the clients opened " + (", ".join(
+        f"{n} to node {k}" for k, n in sorted(opened.items(), key=lambda i: str(i[0])))
+        or "none") + (f", and {refused} to node {index}'s route found it refused"
+                      if refused else ""))
+    return [line]
 
 
 def _recovery(run, ops, lost_at, t):

@@ -222,7 +222,7 @@ class Bench:
         try:
             self.activity = "starting the broker and the relay"
             broker.launch()
-            relay.upstream_port = broker.port
+            relay.upstream_ports = [broker.port]
             relay.launch(avoid={broker.port, broker.dist_port, broker.epmd_port})
             yield broker, relay, control
         finally:
@@ -258,7 +258,7 @@ class Bench:
             for pair in live:
                 start = {"cmd": "start", "timeout": RPC_TIMEOUT,
                          "url": broker.url_for(pair.vhost,
-                                               relay.port if pair.path == "relay" else None)}
+                                               relay.routes if pair.path == "relay" else None)}
                 if pair.path == "lab":
                     start["config_file"] = settings_mod.write_ini(
                         rundir.file("etc", f"{pair.id}-{role}.conf"),

@@ -201,6 +201,8 @@ class RabbitCluster:
         self.epmd = None
         self.epmd_port = None
         self.timings = {}
+        # {node port: relay port} once the run's relay has routes (lab.py).
+        self.via = {}
         self.last_listing = {}  # vhost -> list_queues() rows, the latest
         self._stopped = False
         # A fault (the nemesis's thread) and stop() may meet: one at a time.
@@ -233,15 +235,15 @@ class RabbitCluster:
     def url(self):
         return self.url_for("/")
 
-    def url_for(self, vhost, port=None):
+    def url_for(self, vhost, via=None):
         """Every node's address in one transport URL, as a deployment lists
-        its cluster; ``port`` (a relay's) cannot stand for three nodes."""
-        if port is not None:
-            raise UsageError("the relay forwards to one node: a cluster run "
-                             "needs [lab] relay = false")
+        its cluster; ``via``: the run's relay routes ({node port: relay
+        port}), a route per node."""
+        via = via or {}
         user = urllib.parse.quote(self.user, safe="")
         password = urllib.parse.quote(self.password, safe="")
-        hosts = ",".join(f"{user}:{password}@{HOST}:{n.port}" for n in self.nodes)
+        hosts = ",".join(f"{user}:{password}@{HOST}:{via.get(n.port, n.port)}"
+                         for n in self.nodes)
         path = "" if vhost in (None, "/") else urllib.parse.quote(vhost, safe="")
         return f"rabbit://{hosts}/{path}"
 
@@ -447,8 +449,11 @@ class RabbitCluster:
     def connection_nodes(self, pids):
         """{node index: connections} of the TCP connections that the
         processes ``pids`` hold to a node's AMQP port, read from /proc:
-        which node a service's connections are on, at no CLI cost."""
+        which node a service's connections are on, at no CLI cost. Through
+        the relay, a connection to a node's route counts for that node."""
         by_port = {n.port: n.index for n in self.nodes}
+        by_port.update({relayed: by_port[port]
+                        for port, relayed in self.via.items() if port in by_port})
         tcp = procs.tcp_sockets()
         counts = {}
         for pid in pids:
@@ -573,12 +578,8 @@ def broker_for(run, settings, port=0):
     if nodes <= 1:
         if queue_type == "mirrored":
             raise UsageError("queue_type = mirrored needs a cluster: "
-                             "rabbit_nodes = 3 (and relay = false)")
+                             "rabbit_nodes = 3")
         return None
-    if settings.get("lab", "relay"):
-        raise UsageError(f"rabbit_nodes = {nodes} needs relay = false: the "
-                         "relay forwards to one node, and a cluster's "
-                         "transport URL names every node")
     return RabbitCluster(run.file("broker"), run.logs, size=nodes,
                          queue_type=queue_type, port=port)
 
@@ -614,7 +615,7 @@ def lose_node(lab, verb, spec=None):
     cluster = lab.broker
     if not isinstance(cluster, RabbitCluster):
         raise LabError("this run's broker is one node: the cluster faults need "
-                       "--rabbit-nodes 3 --relay false")
+                       "--rabbit-nodes 3")
     if verb == "lose-node":
         verb = f"{lab.settings.get('lab', 'node_loss')}-node"
     seen = cluster.connection_nodes(service_pids(lab))

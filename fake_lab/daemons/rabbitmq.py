@@ -108,11 +108,11 @@ class PrivateBroker:
     def url(self):
         return self.url_for("/")
 
-    def url_for(self, vhost, port=None):
-        """The transport URL of one of the node's vhosts, through ``port``
-        (the run's relay) when given."""
-        url = (f"rabbit://{self.user}:{self.password}@{HOST}:"
-               f"{port or self.port}/")
+    def url_for(self, vhost, via=None):
+        """The transport URL of one of the node's vhosts; ``via``: the run's
+        relay routes ({broker port: relay port}), to go through it."""
+        port = (via or {}).get(self.port, self.port)
+        url = f"rabbit://{self.user}:{self.password}@{HOST}:{port}/"
         if vhost in (None, "/"):
             return url
         return url + urllib.parse.quote(vhost, safe="")

@@ -30,8 +30,12 @@ which connection went silent or when a heartbeat crossed) and it is not
 packaged here. This relay is one Python process of the run, found and
 stopped like every other by its owner mark.
 
-    python -m fake_lab.daemons.relay --listen-port P --upstream-port Q \\
+    python -m fake_lab.daemons.relay --route P:Q [--route P2:Q2 ...] \\
         --control-port C --wire RUN/wire.jsonl
+
+A cluster's run has a route per node: its transport URL names each node
+through the relay, so a client that fails over to another node is still
+on the wire (``accept`` records which node's port it went to).
 """
 
 import argparse
@@ -343,9 +347,11 @@ class _Side(asyncio.Protocol):
 
 
 class Relay:
-    def __init__(self, listen_port, upstream_port, wire_path, control_port,
-                 reading=True):
-        self.listen_port, self.upstream_port = listen_port, upstream_port
+    """``routes``: [(listen port, upstream port)], one per broker node (a
+    cluster's transport URL names each node through its own route)."""
+
+    def __init__(self, routes, wire_path, control_port, reading=True):
+        self.routes = list(routes)
         self.control_port = control_port
         # False only for the overhead benchmark's baseline: a relay that
         # forwards and reads nothing, to tell the cost of the extra hop from
@@ -361,31 +367,38 @@ class Relay:
         # Listen only once the broker answers: the services wait for this
         # port to open before they connect, as they would for the broker's.
         deadline = time.monotonic() + wait_upstream
-        while True:
-            try:
-                _, probe = await asyncio.open_connection(HOST, self.upstream_port)
-                probe.close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    print(f"the broker's port {self.upstream_port} did not open "
-                          f"within {wait_upstream:.0f} s", flush=True)
-                    return 1
-                await asyncio.sleep(0.05)
+        for _, upstream_port in self.routes:
+            while True:
+                try:
+                    _, probe = await asyncio.open_connection(HOST, upstream_port)
+                    probe.close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        print(f"the broker's port {upstream_port} did not open "
+                              f"within {wait_upstream:.0f} s", flush=True)
+                        return 1
+                    await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, self.listen_port))
-        listener.listen(128)
-        listener.setblocking(False)
-        self.server = loop.create_task(self._accept_loop(listener))
+        self.servers = []
+        for listen_port, upstream_port in self.routes:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((HOST, listen_port))
+            listener.listen(128)
+            listener.setblocking(False)
+            self.servers.append(loop.create_task(
+                self._accept_loop(listener, upstream_port)))
         self.control = await asyncio.start_server(self._control, HOST,
                                                   self.control_port)
-        self.wire.record("relay-start", listen=self.listen_port,
-                         upstream=self.upstream_port)
-        print(f"{READY_LINE}: {HOST}:{self.listen_port} -> "
-              f"{HOST}:{self.upstream_port} ({type(loop).__module__} loop)",
-              flush=True)
+        # The first route's ports at the top level, as a single node's run
+        # has always recorded them; a cluster's every route besides.
+        (listen, upstream), *_ = self.routes
+        self.wire.record("relay-start", listen=listen, upstream=upstream,
+                         routes=[list(r) for r in self.routes])
+        print(f"{READY_LINE}: " + ", ".join(
+            f"{HOST}:{lp} -> {HOST}:{up}" for lp, up in self.routes)
+              + f" ({type(loop).__module__} loop)", flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -396,14 +409,14 @@ class Relay:
         self.wire.record("relay-stop")
         return 0
 
-    async def _accept_loop(self, listener):
+    async def _accept_loop(self, listener, upstream_port):
         loop = asyncio.get_running_loop()
         while True:
             sock, _ = await loop.sock_accept(listener)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            loop.create_task(self._accept(sock))
+            loop.create_task(self._accept(sock, upstream_port))
 
-    async def _accept(self, client_sock):
+    async def _accept(self, client_sock, upstream_port):
         """Relay one accepted client socket to a new upstream connection."""
         loop = asyncio.get_running_loop()
         conn = Connection(next(self.ids), self.wire, client_sock.getpeername())
@@ -415,13 +428,14 @@ class Relay:
         client.transport.pause_reading()
         try:
             up_transport, _ = await loop.create_connection(
-                lambda: upstream, HOST, self.upstream_port)
+                lambda: upstream, HOST, upstream_port)
         except OSError as exc:
-            conn.record("accept", client=conn.client, upstream_error=str(exc))
+            conn.record("accept", client=conn.client, upstream=upstream_port,
+                        upstream_error=str(exc))
             _rst(client.transport)  # as the broker's refusal would look
             return
         conn.writers = {"c2s": up_transport, "s2c": client.transport}
-        conn.record("accept", client=conn.client,
+        conn.record("accept", client=conn.client, upstream=upstream_port,
                     upstream_local=up_transport.get_extra_info("sockname")[1])
         self.conns[conn.id] = conn
         client.transport.resume_reading()
@@ -486,15 +500,23 @@ def ask(control_port, verb, timeout=5.0, **options):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fake-lab-relay")
-    parser.add_argument("--listen-port", type=int, required=True)
-    parser.add_argument("--upstream-port", type=int, required=True)
+    parser.add_argument("--route", action="append", required=True,
+                        metavar="LISTEN:UPSTREAM",
+                        help="a listening port and the broker port it relays "
+                             "to (one per node of a cluster)")
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--wire", required=True)
     parser.add_argument("--wait-upstream", type=float, default=60.0)
     parser.add_argument("--forward-only", action="store_true",
                         help="read no AMQP, record nothing (a baseline)")
     args = parser.parse_args(argv)
-    relay = Relay(args.listen_port, args.upstream_port, args.wire, args.control_port,
+    try:
+        routes = [tuple(int(p) for p in r.split(":")) for r in args.route]
+        if any(len(r) != 2 for r in routes):
+            raise ValueError
+    except ValueError:
+        parser.error("--route is LISTEN:UPSTREAM, two port numbers")
+    relay = Relay(routes, args.wire, args.control_port,
                   reading=not args.forward_only)
     try:  # libuv's loop costs the relayed calls less than asyncio's own
         import uvloop
@@ -505,30 +527,41 @@ def main(argv=None):
 
 class RelayDaemon:
     """The relay as a daemon of a run: ``launch()`` (returns at once; the
-    relay listens once the broker answers), ``wait_ready()``, ``port``,
-    ``fault(verb, ...)``, ``stop()``."""
+    relay listens once the broker answers), ``wait_ready()``, ``port`` (the
+    first route's), ``routes`` ({upstream port: listen port}),
+    ``fault(verb, ...)``, ``stop()``.
 
-    def __init__(self, run_dir, log_path, upstream_port, wire_name="wire.jsonl",
-                 forward_only=False):
+    ``upstream``: the broker's port, or a cluster's node ports (a route
+    each: a client that moves to another node moves to another route, and
+    the wire still sees it)."""
+
+    def __init__(self, run_dir, log_path, upstream, wire_name="wire.jsonl",
+                 forward_only=False, wait_upstream=60.0):
         self.run_dir, self.log_path = run_dir, log_path
-        self.upstream_port = upstream_port
+        self.upstream_ports = (list(upstream) if isinstance(upstream, (list, tuple))
+                               else [upstream])
         self.wire_path = f"{run_dir}/{wire_name}"
         self.forward_only = forward_only
+        self.wait_upstream = wait_upstream
+        self.routes = {}
         self.port = self.control_port = None
         self.daemon = None
 
     def launch(self, avoid=()):
         from fake_lab.daemons import procs
 
-        self.port, self.control_port = procs.free_ports(
-            2, HOST, {self.upstream_port, *avoid})
+        *listen, self.control_port = procs.free_ports(
+            len(self.upstream_ports) + 1, HOST, {*self.upstream_ports, *avoid})
+        self.routes = dict(zip(self.upstream_ports, listen))
+        self.port = listen[0]
+        argv = [sys.executable, "-m", "fake_lab.daemons.relay",
+                "--control-port", str(self.control_port),
+                "--wire", self.wire_path,
+                "--wait-upstream", str(self.wait_upstream)]
+        for upstream, port in self.routes.items():
+            argv += ["--route", f"{port}:{upstream}"]
         self.daemon = procs.spawn(
-            "relay", [sys.executable, "-m", "fake_lab.daemons.relay",
-                      "--listen-port", str(self.port),
-                      "--upstream-port", str(self.upstream_port),
-                      "--control-port", str(self.control_port),
-                      "--wire", self.wire_path]
-            + (["--forward-only"] if self.forward_only else []),
+            "relay", argv + (["--forward-only"] if self.forward_only else []),
             self.log_path, owner=self.run_dir)
         return self
 

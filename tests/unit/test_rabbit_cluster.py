@@ -52,8 +52,10 @@ def test_the_url_names_every_node_with_quoted_credentials(tmp_path):
     assert all(urllib.parse.unquote(h.split("@")[0].split(":")[1]) == "p/w:@x"
                for h in hosts)
     assert url.endswith("/cell-1") and c.url.endswith(":5003/")
-    with pytest.raises(UsageError, match="relay = false"):
-        c.url_for("/", port=6000)
+    # Through the relay: each node through its own route.
+    relayed = c.url_for("/", via={5001: 6001, 5002: 6002, 5003: 6003})
+    hosts = relayed[len("rabbit://"):].split("/")[0].split(",")
+    assert [h.rsplit(":", 1)[1] for h in hosts] == ["6001", "6002", "6003"]
 
 
 def test_node_files_cookie_and_cluster_formation(tmp_path):
@@ -117,7 +119,6 @@ def test_the_version_is_read_from_node_1s_banner(tmp_path):
 
 @pytest.mark.parametrize("settings, needle", [
     (Settings(nodes=1, queue_type="mirrored"), "needs a cluster"),
-    (Settings(nodes=3, relay=True), "needs relay = false"),
 ])
 def test_what_a_cluster_cannot_do_is_refused_before_anything_starts(tmp_path, settings,
                                                                      needle):

@@ -1,6 +1,7 @@
 """The rabbit-node-loss checker on recorded runs: the claim it states, each
 verdict, the time to recover, and the nodes' own lines it quotes."""
 
+import json
 import os
 
 from fake_lab.checkers import NOT_REPRODUCED, REPRODUCED, UNKNOWN, rabbit_node_loss
@@ -148,3 +149,36 @@ def test_the_control_tests_the_baseline_with_every_node_up(tmp_path):
         "wrong: does not hold here: all 8 boot(s)")
     bad = rabbit_node_loss.check(write(loss_run(tmp_path, fault_step=False, bad=(1,))))
     assert bad["verdict"] == REPRODUCED
+
+
+def test_the_wire_shows_the_lost_routes_connections_end_and_where_clients_went(tmp_path):
+    run = write(loss_run(tmp_path, bad=(3,)))
+    run.write_json("ports.json", {"amqp_1": 5001, "amqp_2": 5002, "amqp_3": 5003,
+                                  "relay": 6001})
+    T = runs.T0
+    events = [
+        # A port probe (no AMQP; its end written before its accept).
+        {"event": "end", "conn": 1, "how": "fin", "by": "client", "time": T + 0.1},
+        {"event": "accept", "conn": 1, "upstream": 5001, "time": T + 0.1},
+        {"event": "accept", "conn": 2, "upstream": 5001, "time": T + 0.5},
+        {"event": "connection-name", "conn": 2, "name": "fake-compute:1:a", "time": T + 0.5},
+        {"event": "accept", "conn": 3, "upstream": 5002, "time": T + 0.6},
+        {"event": "connection-name", "conn": 3, "name": "fake-compute:1:b", "time": T + 0.6},
+        {"event": "end", "conn": 2, "how": "rst", "by": "server", "time": T + 5.1},
+        {"event": "accept", "conn": 4, "upstream": 5001, "upstream_error": "refused",
+         "time": T + 6.0},
+        {"event": "end", "conn": 4, "how": "fin", "by": "client", "time": T + 6.0},
+        {"event": "accept", "conn": 5, "upstream": 5003, "time": T + 6.1},
+        {"event": "connection-name", "conn": 5, "name": "fake-compute:1:a", "time": T + 6.1},
+    ]
+    with open(run.file("wire.jsonl"), "w") as f:
+        f.write("\n".join(json.dumps(e) for e in events) + "\n")
+    text = "\n".join(rabbit_node_loss.check(run)["evidence"])
+    assert ("wire: 1 connection(s) on node 1's route at the loss, ended from "
+            "t=+5.10s to t=+5.10s (1 rst by server); afterwards the clients opened "
+            "1 to node 3, and 1 to node 1's route found it refused") in text
+
+
+def test_a_run_without_a_relay_cites_no_wire(tmp_path):
+    text = "\n".join(rabbit_node_loss.check(write(loss_run(tmp_path, bad=(3,))))["evidence"])
+    assert "wire:" not in text
