@@ -90,7 +90,10 @@ def exports(lab, run, password):
     return {
         "FAKE_LAB_URL": api,
         "FAKE_LAB_IMAGE_URL": image,
-        "FAKE_LAB_BROKER_URL": f"rabbit://{broker.user}@127.0.0.1:{broker.port}/",
+        # A cluster's every node, as its transport URL lists them.
+        "FAKE_LAB_BROKER_URL": "rabbit://" + ",".join(
+            f"{broker.user}@127.0.0.1:{node.port}"
+            for node in getattr(broker, "nodes", [broker])) + "/",
         "FAKE_LAB_BROKER_CONFIG": run.file("etc", "30-lab.conf"),
         "FAKE_LAB_RUN_DIR": run.path,
         "FAKE_LAB_PID": str(os.getpid()),

@@ -85,3 +85,21 @@ def test_stop_service_refuses_in_one_line(tmp_path, monkeypatch):
         up.stop_service("fake-compute-9", str(tmp_path))
     with pytest.raises(UsageError, match="fake-compute-2 is already stopped"):
         up.stop_service("fake-compute-2", str(tmp_path))
+
+
+def test_the_broker_url_names_every_node_of_a_cluster_and_no_password(tmp_path):
+    class Node:
+        def __init__(self, port):
+            self.port, self.user, self.password = port, "lab-1", "secret"
+
+    class Cluster(Node):
+        nodes = [Node(5001), Node(5002), Node(5003)]
+
+    run = RunDir(str(tmp_path))
+    for broker, url in ((Node(5001), "rabbit://lab-1@127.0.0.1:5001/"),
+                        (Cluster(5001), "rabbit://lab-1@127.0.0.1:5001,"
+                         "lab-1@127.0.0.1:5002,lab-1@127.0.0.1:5003/")):
+        lab = type("Lab", (), {"api_url": "http://127.0.0.1:1", "broker": broker})()
+        env = up.exports(lab, run, "pw")
+        assert env["FAKE_LAB_BROKER_URL"] == url
+        assert "secret" not in "".join(env.values())
