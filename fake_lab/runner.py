@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 
-from fake_lab import checkers, progress, report
+from fake_lab import checkers, progress, report, timeline
 from fake_lab import settings as settings_mod
 from fake_lab.checkers import evidence
 from fake_lab.daemons import rabbitmq as broker_mod
@@ -190,6 +190,7 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None,
               "run_dir": rundir.path}
     history = None
     failure = None
+    preparing = None  # the thread that readies the report (timeline.prepare)
     try:
         try:
             history = History(rundir.history)
@@ -205,6 +206,9 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None,
             say("  broker ready after %.2f s, services after %.2f s" % (
                 lab.timings["broker_boot"], lab.timings["services_up"]))
             with phases("workload"):
+                preparing = threading.Thread(target=timeline.prepare, daemon=True,
+                                             name="report-prepare")
+                preparing.start()
                 player = Player(lab, history, settings, say)
                 player.play(scenario["workload"])
         except (KeyboardInterrupt, Interrupted) as exc:
@@ -241,6 +245,10 @@ def play(rundir, scenario, overrides, user_files, make_lab, say, extra=None,
         ticker.__exit__(None, None, None)
         phases.total()
         rundir.write_json("result.json", result)
+        if preparing is not None:
+            # Two threads importing plotly at once could meet a module half
+            # made: the report waits for the one that began.
+            preparing.join(30)
         report.write(rundir, result)
     if failure is not None:
         raise failure
