@@ -56,22 +56,55 @@ class ConductorManager:
             return [_plain(r) for r in db.rows(conn.execute(sa.select(db.images)))]
 
     @context.bind
-    def instance_create(self, ctxt, name, flavor_id, image_id, request_id):
-        """A BUILD/scheduling instance and its in-progress boot task."""
+    def instance_create(self, ctxt, name, flavor_id, image_id, request_id,
+                        idempotency_key=None):
+        """A BUILD/scheduling instance and its in-progress boot task. With
+        ``idempotency_key``: when another attempt of the same boot inserted
+        its row first (the unique key says so), that row and its task,
+        with ``replayed`` true, instead of a second server."""
         now = db.now()
         inst = {"uuid": str(uuid.uuid4()), "name": name, "flavor_id": flavor_id,
                 "image_id": image_id, "status": "BUILD",
                 "task_state": "scheduling", "power_state": "NOSTATE",
                 "request_id": request_id, "deleted": False,
-                "created_at": now, "updated_at": now}
+                "created_at": now, "updated_at": now,
+                "idempotency_key": idempotency_key}
         task = {"id": str(uuid.uuid4()), "kind": "boot", "resource_id": inst["uuid"],
                 "request_id": request_id, "status": db.IN_PROGRESS,
                 "created_at": now, "updated_at": now}
-        with self.engine.begin() as conn:
-            conn.execute(db.instances.insert(), [inst])
-            conn.execute(db.tasks.insert(), [task])
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(db.instances.insert(), [inst])
+                conn.execute(db.tasks.insert(), [task])
+        except sa.exc.IntegrityError:
+            if idempotency_key is None:
+                raise
+            found = self._find_by_key(idempotency_key)
+            if found is None:  # the conflict was not the key's after all
+                raise
+            LOG.info("idempotency key %s: instance %s was created first by "
+                     "another attempt", idempotency_key, found["instance"]["uuid"])
+            return dict(found, replayed=True)
         LOG.info("instance %s created: BUILD/scheduling, task %s", inst["uuid"],
                  task["id"])
+        return {"instance": _plain(inst), "task": _plain(task), "replayed": False}
+
+    @context.bind
+    def instance_find_by_key(self, ctxt, idempotency_key):
+        """{"instance", "task"}: the instance a boot with this idempotency
+        key created (deleted or not: the key names the request, not a live
+        server) and its boot task; None when no boot had the key."""
+        return self._find_by_key(idempotency_key)
+
+    def _find_by_key(self, idempotency_key):
+        with self.engine.connect() as conn:
+            inst = db.row(conn.execute(sa.select(db.instances).where(
+                db.instances.c.idempotency_key == idempotency_key)))
+            if inst is None:
+                return None
+            task = db.row(conn.execute(sa.select(db.tasks).where(
+                db.tasks.c.resource_id == inst["uuid"],
+                db.tasks.c.kind == "boot").order_by(db.tasks.c.created_at)))
         return {"instance": _plain(inst), "task": _plain(task)}
 
     @staticmethod

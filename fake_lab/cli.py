@@ -24,6 +24,7 @@ from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
 from fake_lab.workload import nemesis
 from fake_lab.workload.generator import FAULT_OPS
+from fake_service import conf as lab_conf
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {code:<4}{text}" for code, text in errors.MEANINGS)
@@ -269,8 +270,11 @@ def _add_run_options(parser):
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean, "uwsgi_fork_hooks": boolean,
              "uwsgi_release": dict(metavar="RELEASE"),
+             "api_pair": boolean,
              "db_pair": boolean, "db_replication": dict(choices=("async", "sync")),
              "instance_save": dict(choices=("conductor", "direct")),
+             "retry": dict(choices=lab_conf.RETRY_MODES),
+             "retry_interval": dict(type=_seconds),
              "queue_type": dict(choices=("classic", "mirrored", "quorum")),
              "node_loss": dict(choices=("kill", "drain")),
              "failover_strategy": dict(choices=("round-robin", "shuffle")),

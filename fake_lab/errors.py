@@ -25,7 +25,7 @@ MEANINGS = (
                  "unreadable config file, not a run directory"),
     (EXIT_MISSING, "a component is missing: rabbitmq-server, epmd, uwsgi, "
                    "mod_wsgi-express, PostgreSQL's server (or its postgres "
-                   "user, or psycopg2)"),
+                   "user, or psycopg2), haproxy"),
     (EXIT_UNKNOWN, "the verdict is unknown (with --expect; matrix: a cell; "
                    "bisect: inconclusive)"),
     (EXIT_PORT, "a port the run needs is taken (--broker-port, --api-port)"),

@@ -7,6 +7,11 @@ the lab started, in parallel, and is safe to call at any point.
 
 A matrix cell passes a ``broker`` shared by all cells (each cell has a vhost
 of its own) and the ``pyenv`` of the oslo.messaging release it runs.
+
+With ``[api] pair`` the API is two containers, the active one
+(``container``) and its standby (``standby``, its files tagged
+``-standby``), behind a private HAProxy (``haproxy``): ``api_url`` is then
+HAProxy's frontend, the VIP, so that every client goes through it.
 """
 
 import os
@@ -18,6 +23,7 @@ import time
 from fake_lab import sampler
 from fake_lab import settings as settings_mod
 from fake_lab.daemons import containers, procs, pyenvs, rabbit_cluster
+from fake_lab.daemons import haproxy as haproxy_mod
 from fake_lab.daemons import postgres as pg_mod
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
@@ -107,6 +113,9 @@ class Lab:
         self.pyenv = pyenv
         self.api_port = api_port
         self.container = None
+        # [api] pair: the standby API and the HAProxy in front of both.
+        self.standby = None
+        self.haproxy = None
         self.relay = None
         self.services = {}
         self.database_url = None
@@ -124,9 +133,12 @@ class Lab:
         """{name: root PID} of the processes the run's samples cover."""
         with self._lock:
             roots = {name: d.pid for name, d in self.services.items()}
-            daemon = self.container.daemon if self.container is not None else None
-        if daemon is not None:
-            roots["fake-nova-api"] = daemon.pid
+            apis = {"fake-nova-api": self.container,
+                    "fake-nova-api-standby": self.standby}
+            daemons = {name: c.daemon for name, c in apis.items() if c is not None}
+        for name, daemon in daemons.items():
+            if daemon is not None:
+                roots[name] = daemon.pid
         return roots
 
     def _spawning(self):
@@ -163,6 +175,13 @@ class Lab:
         container_cls = containers.CONTAINERS[self.settings.get("lab", "container")]
         self.container = container_cls(self.run, self.settings, self.pyenv)
         self.container.check_installed()
+        if self.settings.get("api", "pair"):
+            self.standby = container_cls(self.run, self.settings, self.pyenv,
+                                         tag="standby")
+            self.haproxy = haproxy_mod.HAProxy(self.run.path, self.run.log("haproxy"),
+                                               self.run.path)
+            # Missing parts first: nothing may start without HAProxy.
+            self.haproxy.check_installed()
         if self.api_port:
             procs.ensure_free(self.api_port, what="the API port")
         # The database first: a bad URL must stop the run before any daemon.
@@ -183,6 +202,10 @@ class Lab:
         if not self.api_port:
             self.api_port = procs.free_port(avoid=taken)
         taken.add(self.api_port)
+        standby_port = None
+        if self.standby is not None:
+            standby_port = procs.free_port(avoid=taken)
+            taken.add(standby_port)
         if self.settings.get("lab", "relay"):
             # Every AMQP connection of the run goes through the relay: the
             # wire's witness and the network's fault injector.
@@ -197,6 +220,8 @@ class Lab:
         # Recorded at once, so that the soak tool can check these ports are
         # free again after the run, however it ended.
         ports = {"api": self.api_port}
+        if standby_port is not None:
+            ports["api_standby"] = standby_port
         if self.own_broker:
             ports.update(amqp=self.broker.port, distribution=self.broker.dist_port,
                          epmd=self.broker.epmd_port)
@@ -241,6 +266,20 @@ class Lab:
         with self._lock:
             self._spawning()
             self.container.start(api_env, self.api_port)
+        if self.standby is not None:
+            # The same app, database and broker; its own log file.
+            standby_env = dict(api_env, FAKE_LAB_CONFIG_FILES=",".join(
+                self._service_files("fake-nova-api-standby")))
+            with self._lock:
+                self._spawning()
+                self.standby.start(standby_env, standby_port)
+                # Longer than any request the client waits for, so that
+                # HAProxy never cuts one the API is still serving.
+                self.haproxy.start(self.api_port, standby_port, avoid=taken,
+                                   server_timeout=self.settings.get(
+                                       "DEFAULT", "rpc_response_timeout") + 20)
+            ports["vip"] = self.haproxy.port
+            self.run.write_json("ports.json", ports)
         self.sampler.start()
 
         if self.own_broker:
@@ -256,6 +295,11 @@ class Lab:
                              log_path=self.run.log(name))
         self.activity = f"waiting for the API under {self.container.name}"
         self.container.wait_ready()
+        if self.standby is not None:
+            self.activity = "waiting for the standby API"
+            self.standby.wait_ready()
+            self.activity = "waiting for HAProxy to check both APIs UP"
+            self.haproxy.wait_ready()
         self.activity = None
         self.timings["services_up"] = time.monotonic() - started
 
@@ -341,6 +385,9 @@ class Lab:
 
     @property
     def api_url(self):
+        """The API as clients reach it: the VIP when the API is a pair."""
+        if self.haproxy is not None:
+            return self.haproxy.url
         return self.container.url
 
     def stop(self):
@@ -350,6 +397,7 @@ class Lab:
         with self._lock:
             self._stopping = True
             container, services = self.container, list(self.services.values())
+            standby, proxy = self.standby, self.haproxy
         # The services first (in parallel), then the broker: stopped the
         # other way round, the services would log reconnect attempts.
         # A run's parts are thrown away: nothing waits for a graceful exit
@@ -357,6 +405,10 @@ class Lab:
         stoppers = []
         if container is not None:
             stoppers.append(lambda: container.stop(fast=True))
+        if standby is not None:
+            stoppers.append(lambda: standby.stop(fast=True))
+        if proxy is not None:
+            stoppers.append(proxy.stop)
         for daemon in services:
             stoppers.append(lambda d=daemon: d.stop(grace=10))
         threads = [threading.Thread(target=f) for f in stoppers]

@@ -82,6 +82,17 @@ AXES = {
     "db_replication": ("postgres", "replication",
                        "async or sync: when the PostgreSQL primary "
                        "acknowledges a commit (sync: once the replica has it)"),
+    "api_pair": ("api", "pair",
+                 "true or false: an active and a standby fake nova-api "
+                 "behind a private HAProxy (the VIP)"),
+    "retry": ("workload", "retry",
+              "off, key or no-key: the client's retry of a failed or "
+              "unanswered boot, with an idempotency key the API "
+              "deduplicates on, or without one"),
+    "retry_attempts": ("workload", "retry_attempts",
+                       "the most attempts of one boot with retry on"),
+    "retry_interval": ("workload", "retry_interval",
+                       "seconds before the first retry, doubled after each"),
     "step_delay": ("compute", "step_delay", "seconds of fake work per build step"),
     "report_interval": ("DEFAULT", "report_interval",
                         "seconds between two state reports of each fake "

@@ -4,7 +4,11 @@ Shaped like the compute API v2.1, in nova's JSON and fault formats:
 - ``POST /servers`` writes the instance (BUILD, task_state scheduling) and
   its boot task through the conductor, calls the scheduler, casts
   ``build_and_run_instance`` to the chosen host, and answers 202 at once
-  with the server id and the task id;
+  with the server id and the task id. With an ``Idempotency-Key`` header
+  (not nova's: the lab's CMP client's), a boot whose key an earlier
+  attempt already created is answered 202 with that server and its task,
+  read back from the database, ``"replayed": true``, and nothing else is
+  done; the key is unique in the instances table;
 - ``GET /servers[/detail]``, ``GET /servers/<id>``, ``DELETE /servers/<id>``,
   ``GET /flavors[/detail]``, ``GET /flavors/<id>``, ``GET /tasks[/<id>]``:
   synchronous, each an RPC call to the conductor that waits for its reply;
@@ -62,6 +66,10 @@ VERSION = {"id": "v2.1", "status": "CURRENT",
                             "type": "application/vnd.openstack.compute+json;version=2.1"}],
            "links": [{"rel": "self", "href": "/v2.1/"}]}
 POWER_STATES = states.POWER_STATES
+# The header a client's retried boot carries (fake_lab/workload/client.py
+# says why this name): every attempt of one boot has the same key, and the
+# API answers a repeat with the server the first attempt created.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # nova's Fault names; any other status is a computeFault (406 included).
 FAULT_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden",
               404: "itemNotFound", 405: "badMethod", 409: "conflictingRequest"}
@@ -369,7 +377,18 @@ class LabAPI:
         if not flavor_ref:
             raise Fault(400, "Invalid input for field/attribute flavorRef: "
                              "'flavorRef' is a required property")
+        key = req.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not 0 < len(key.strip()) <= 255:
+            raise Fault(400, f"Invalid {IDEMPOTENCY_HEADER}: a non-empty string "
+                             "of at most 255 characters is required")
+        key = key.strip() if key else None
         ctxt = self._ctx()
+        if key:
+            # A retry of a boot this API already created: answer with it,
+            # and make no second server, scheduling or cast.
+            found = self.conductor.instance_find_by_key(ctxt, idempotency_key=key)
+            if found is not None:
+                return self._replay(req, ctxt, key, name, found)
         flavor = self.conductor.flavor_find(ctxt, ref=str(flavor_ref))
         if flavor is None:
             raise Fault(400, f"Flavor {flavor_ref} could not be found.")
@@ -381,7 +400,9 @@ class LabAPI:
         created = self.conductor.instance_create(
             ctxt, name=name, flavor_id=flavor["id"],
             image_id=image["id"] if image else None,
-            request_id=context.request_id())
+            request_id=context.request_id(), idempotency_key=key)
+        if created.get("replayed"):  # another attempt inserted it first
+            return self._replay(req, ctxt, key, name, created)
         inst, task = created["instance"], created["task"]
         try:
             host = self.scheduler.select_destinations(
@@ -402,9 +423,38 @@ class LabAPI:
         view.update({"adminPass": "fake-lab", "OS-DCF:diskConfig": "MANUAL",
                      "security_groups": [{"name": "default"}]})
         return _json(202, {"server": view, "task": {"id": task["id"]},
-                           "api_pid": os.getpid()},
+                           "replayed": False, "api_pid": os.getpid()},
                      headers={"Location": view["links"][0]["href"],
                               "x-fake-lab-task-id": task["id"]})
+
+    def _replay(self, req, ctxt, key, name, found):
+        """202 with the server and task an earlier attempt of this boot (its
+        idempotency key) created, once the task is read back from the
+        database: an answer for a row the database no longer has (a
+        failover lost it) would tell the client a lie. 409 when the key
+        came with another server's name: not a retry but a reused key."""
+        inst = found["instance"]
+        if inst["name"] != name:
+            raise Fault(409, f"{IDEMPOTENCY_HEADER} {key} was used for server "
+                             f"{inst['name']!r}, not {name!r}")
+        task_id = (found.get("task") or {}).get("id")
+        task = self.conductor.task_get(ctxt, task_id=task_id) if task_id else None
+        if task is None:
+            # Unknown to the client, as any 5xx: it may retry.
+            raise Fault(503, f"the boot task of server {inst['uuid']} "
+                             f"({IDEMPOTENCY_HEADER} {key}) could not be read back")
+        LOG.info("boot of %s replayed for %s %s: server %s (created by %s), "
+                 "task %s %s, read back", name, IDEMPOTENCY_HEADER, key,
+                 inst["uuid"], inst["request_id"], task["id"], task["status"])
+        view = _server_view(req, inst, brief=True)
+        view.update({"OS-DCF:diskConfig": "MANUAL",
+                     "security_groups": [{"name": "default"}]})
+        return _json(202, {"server": view,
+                           "task": {"id": task["id"], "status": task["status"]},
+                           "replayed": True, "api_pid": os.getpid()},
+                     headers={"Location": view["links"][0]["href"],
+                              "x-fake-lab-task-id": task["id"],
+                              "x-fake-lab-replayed": "true"})
 
     def _servers(self, req):
         return self.conductor.instance_list(

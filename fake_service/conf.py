@@ -104,6 +104,15 @@ api_opts = [
                     "through it), or 'direct', straight to the database, as "
                     "nova-api's instance.save() does, so that the cast to "
                     "the host is the action's only RPC."),
+    cfg.BoolOpt("pair", default=False,
+                help="Run the fake nova-api as an active and a standby "
+                     "instance, each its own container (as [lab] container "
+                     "says) on its own port, with the same database and "
+                     "broker, behind a private HAProxy whose frontend is the "
+                     "run's API URL (the VIP): the standby is a backup "
+                     "server, used once the active one is down or drained. "
+                     "Every client (the workload, fake-lab up's clouds.yaml) "
+                     "goes through the VIP."),
     cfg.BoolOpt("call_on_load", default=False,
                 help="Make one RPC call (a compute ping) while the app "
                      "loads, as a service that talks to its RPC peers at "
@@ -234,6 +243,32 @@ default_opts = [
                     "(GET /os-services, the scheduler)."),
 ]
 
+# The workload's client (fake_lab/workload/client.py), as a CMP in front of
+# the API would behave: read by the runner only, never by the services.
+RETRY_MODES = ("off", "key", "no-key")
+
+workload_opts = [
+    cfg.StrOpt("retry", default="off", choices=RETRY_MODES,
+               help="What the client does when a boot (POST /servers) is "
+                    "refused, reset, answered 5xx or times out: 'off', "
+                    "nothing (one attempt); 'key', it sends the boot again, "
+                    "every attempt with the same Idempotency-Key header, on "
+                    "which the fake nova-api deduplicates (a retry of a boot "
+                    "it already created is answered with that server and "
+                    "its task, read back from the database); 'no-key', it "
+                    "sends it again with no key, so a retry of a boot that "
+                    "was created after all makes a second server. A 4xx "
+                    "answer is never retried."),
+    cfg.IntOpt("retry_attempts", default=4, min=1, max=20,
+               help="With retry on: the most attempts of one boot, the "
+                    "first included."),
+    cfg.FloatOpt("retry_interval", default=0.5, min=0, max=30,
+                 help="With retry on: seconds before the first retry, "
+                      "doubled before each further one (a failover takes "
+                      "seconds; retrying at once would spend the attempts "
+                      "inside it)."),
+]
+
 GROUPS = {
     "DEFAULT": default_opts,
     "lab": lab_opts,
@@ -244,6 +279,7 @@ GROUPS = {
     "database": database_opts,
     "identity": identity_opts,
     "postgres": postgres_opts,
+    "workload": workload_opts,
 }
 
 

@@ -2,7 +2,8 @@
 directory by default; any SQLAlchemy URL by ``[database] connection``).
 
 Tables: ``flavors``, ``images``, ``hosts`` (the fake compute hosts and their
-free capacity), ``instances`` (nova's status, task_state and power_state),
+free capacity), ``instances`` (nova's status, task_state and power_state,
+and the client's idempotency key of the boot that made it, unique),
 ``tasks`` (every asynchronous API operation, tracked to completion) and
 ``builds`` (one row each time a compute host really builds an instance, so
 that a checker can count duplicates) and ``services`` (each RPC service's
@@ -50,7 +51,14 @@ instances = sa.Table(
     sa.Column("fault", sa.Text),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False))
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The client's Idempotency-Key of the boot that created the row (NULL
+    # without one). Unique, so that two attempts of one boot racing past
+    # the API's lookup cannot both insert: the second gets an integrity
+    # error and answers with the first's row. SQLite and PostgreSQL both
+    # let any number of rows have NULL in a unique column.
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Index("instances_idempotency_key", "idempotency_key", unique=True))
 
 tasks = sa.Table(
     "tasks", metadata,
@@ -121,6 +129,7 @@ def create_schema(url, host_names, vcpus=HOST_VCPUS, ram=HOST_RAM):
     """Create the tables and the fake cloud's flavors, image and hosts."""
     eng = engine(url)
     metadata.create_all(eng)
+    _add_idempotency_key(eng)
     if url.startswith("sqlite"):
         with eng.begin() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -135,6 +144,20 @@ def create_schema(url, host_names, vcpus=HOST_VCPUS, ram=HOST_RAM):
             if name not in known:  # a database kept from an earlier run
                 conn.execute(hosts.insert(), [{"name": name, "vcpus_free": vcpus,
                                                "ram_free": ram}])
+
+
+def _add_idempotency_key(eng):
+    """A database kept from a lab without idempotency keys (``--database``
+    URL of an earlier run) lacks the column and its index: create_all
+    makes missing tables, not missing columns."""
+    columns = {c["name"] for c in sa.inspect(eng).get_columns("instances")}
+    if "idempotency_key" in columns:
+        return
+    with eng.begin() as conn:
+        conn.exec_driver_sql(
+            "ALTER TABLE instances ADD COLUMN idempotency_key VARCHAR(255)")
+    for index in instances.indexes:
+        index.create(eng)
 
 
 def row(result):

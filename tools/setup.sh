@@ -5,7 +5,9 @@
 #     Python side needs to build uWSGI (a compiler, the Python headers, venv),
 #     and chromium (the tests open report.html in it, headless), and
 #     PostgreSQL (the db-failover scenario's private pair: the binaries only;
-#     a cluster the package may create and start is stopped again);
+#     a cluster the package may create and start is stopped again), and
+#     HAProxy (the api-failover scenarios' VIP: the binary only; a system
+#     haproxy the package may start is stopped again);
 #   - a venv in .venv, on Debian's own Python (world-readable, which Apache's
 #     mod_wsgi daemon, running as www-data, needs), holding the lab, uWSGI,
 #     mod_wsgi and the test tools.
@@ -28,6 +30,10 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 { [ -n "$pg_bin" ] && [ -x "$pg_bin/pg_basebackup" ]; } || need+=(postgresql)
 pg_common=0
 dpkg -s postgresql-common >/dev/null 2>&1 && pg_common=1
+# HAProxy (/usr/sbin/haproxy): every api-failover run starts a private one.
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
+haproxy_pkg=0
+dpkg -s haproxy >/dev/null 2>&1 && haproxy_pkg=1
 [ -x "$PY" ] || need+=(python3)
 "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ -e "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] \
@@ -52,6 +58,14 @@ if [ "$pg_common" -eq 0 ] && command -v pg_lsclusters >/dev/null 2>&1; then
                 $sudo pg_ctlcluster "$version" "$cluster" stop || true ;;
         esac
     done
+fi
+# Debian's haproxy package enables and starts a system haproxy (with its
+# /etc/haproxy/haproxy.cfg) where services may start. The lab never uses it:
+# stop the one this installation started, and leave one that ran before alone.
+if [ "$haproxy_pkg" -eq 0 ] && [ -x /etc/init.d/haproxy ] \
+        && /etc/init.d/haproxy status >/dev/null 2>&1; then
+    echo "setup: stopping the system haproxy, started by its package (the lab runs its own)"
+    $sudo /etc/init.d/haproxy stop >/dev/null || true
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -12,6 +12,7 @@ One module per checker; ``evidence`` holds the log parsers they share.
 
 from fake_lab.checkers import (
     action_flow,
+    api_failover,
     boot_flow,
     broker_freeze,
     busy_starvation,
@@ -35,6 +36,7 @@ from fake_lab.errors import UsageError
 
 CHECKERS = {"heartbeat-loss": heartbeat_loss.check, "boot-flow": boot_flow.check,
             "db-failover": db_failover.check,
+            "api-failover": api_failover.check,
             "network-blackhole": network_blackhole.check,
             "broker-freeze": broker_freeze.check,
             "pool-expiry": pool_expiry.check,

@@ -5,9 +5,14 @@ the database held once every service had stopped: the run's final read),
 never the database itself, the scenario file or a credentials file.
 
 Each accepted boot (202) is ``active``, ``failed`` (ERROR, or its task
-failed), ``lost`` (still BUILD with its task in progress when the run
-settled: it never completes) or ``duplicated`` (built more than once). A
-boot whose answer never came is ``info``: unknown outcome. With an ``idle``
+failed) or ``lost`` (still BUILD with its task in progress when the run
+settled: it never completes). A boot whose answer never came is ``info``:
+unknown outcome. Any boot, answered or not, is also ``duplicated`` when it
+was built more than once or has more than one server row (a logical boot
+is one history operation, its server named after it, whatever
+``[workload] retry`` made of it: a retry without an idempotency key that
+created a second server shows as a second row of that name). With retry
+on, the boots sent more than once are listed with their attempts. With an ``idle``
 step, the boots sent after it are also judged ``slow`` above the recorded
 ``slow_seconds``.
 
@@ -90,36 +95,56 @@ def check(run):
 
 
 def _tally(boots, state, idle_op, slow_limit):
-    """Each boot's fate: counts, the request ids of the bad ones, and the
-    latencies of the boots sent after the idle period."""
+    """Each boot's fate: counts, the request ids of the bad ones (and of
+    the retried ones), and the latencies of the boots sent after the idle
+    period. With the client's retry on (any boot's invoke says so), the
+    counts also have ``retried`` (boots sent more than once), ``attempts``
+    (all of them) and ``replayed`` (boots the API answered with the server
+    an earlier attempt had created, by its idempotency key)."""
     instances, builds, tasks = state["instances"], state["builds"], state["tasks"]
     idle_end = idle_op["done"]["time"] if idle_op else None
     counts = {"accepted": 0, "active": 0, "failed": 0, "lost": 0, "duplicated": 0,
               "rejected": 0, "info": 0, "slow_after_idle": 0}
-    listed = {k: [] for k in BAD}
+    retrying = any(op["invoke"]["value"].get("retry", "off") != "off" for op in boots)
+    if retrying:
+        counts.update(retried=0, attempts=0, replayed=0)
+    listed = {k: [] for k in BAD + (("retried",) if retrying else ())}
     after_idle = []
+    extra = _extra_rows(boots, state)
     for op in boots:
         done = op["done"]
+        v = (done or {}).get("value", {})
+        rid = v.get("request_id") or op["invoke"]["value"].get("name")
+        tried = attempts(op)
+        if retrying:
+            counts["attempts"] += len(tried)
+            if len(tried) > 1:
+                counts["retried"] += 1
+                listed["retried"].append(f"{rid} ({_cite_attempts(op, tried)})")
+            if v.get("replayed"):
+                counts["replayed"] += 1
+        # Duplicated, whatever the client was told: two server rows for one
+        # logical boot (a retry without a key after all), or one server
+        # built twice (a redelivered cast).
+        uuid = v.get("server_id")
+        why = _duplicate(op, extra, builds.get(uuid, 0))
+        if why:
+            counts["duplicated"] += 1
+            listed["duplicated"].append(f"{rid} ({why})")
         if done is None or done["type"] == "info":
             counts["info"] += 1
-            listed["info"].append((done or {}).get("value", {}).get("request_id")
-                                  or op["invoke"]["value"].get("name"))
+            listed["info"].append(rid + _rows_of(op, extra))
             continue
         if done["type"] == "fail":
             counts["rejected"] += 1
             continue
-        v = done["value"]
         counts["accepted"] += 1
-        rid, uuid = v.get("request_id"), v.get("server_id")
         if idle_end is not None and op["invoke"]["time"] >= idle_end:
             after_idle.append(v["latency"])
             if v["latency"] > slow_limit:
                 counts["slow_after_idle"] += 1
                 listed["slow_after_idle"].append(f"{rid} ({v['latency']:.2f} s)")
         fate, why = _fate(instances.get(uuid), tasks.get(v.get("task_id")), uuid)
-        if builds.get(uuid, 0) > 1:
-            counts["duplicated"] += 1
-            listed["duplicated"].append(f"{rid} (built {builds[uuid]} times)")
         counts[fate] += 1
         if fate != "active":
             listed[fate].append(f"{rid}{why}")
@@ -127,19 +152,88 @@ def _tally(boots, state, idle_op, slow_limit):
             "slow_limit": slow_limit}
 
 
+def attempts(op):
+    """[{n, time, outcome, latency, ...}]: the HTTP attempts of one boot
+    operation, as the client listed them; an operation recorded before the
+    client retried (or with no answer) is its own one attempt."""
+    done = op["done"]
+    listed = ((done or {}).get("value") or {}).get("attempts")
+    if listed:
+        return listed
+    v = (done or {}).get("value", {})
+    return [{"n": 1, "time": op["invoke"]["time"],
+             "outcome": done["type"] if done else None,
+             "latency": (done["time"] - op["invoke"]["time"]) if done else None,
+             "status": v.get("status"), "request_id": v.get("request_id"),
+             "error": v.get("error")}]
+
+
+def _cite_attempts(op, tried):
+    parts = []
+    for a in tried:
+        how = (f"HTTP {a['status']}" if a.get("status") else a.get("error") or "no answer")
+        parts.append(f"{a.get('outcome')} {how}"
+                     + (f" {a['request_id']}" if a.get("request_id") else "")
+                     + (" replayed" if a.get("replayed") else ""))
+    key = op["invoke"]["value"].get("idempotency_key")
+    return (f"{op['invoke']['value'].get('name')}: {len(tried)} attempts"
+            + (f" with key {key}" if key else " without a key") + ": "
+            + "; ".join(parts))
+
+
+def _extra_rows(boots, state):
+    """{boot name: [rows]} of the logical boots with more server rows than
+    boot operations of that name. A boot's server is named after it
+    (``<step>-<n>``, unique in a scenario), so a retry that created a
+    second server shows as a second row of that name; the key of a retry
+    with one (the instances table's idempotency_key) is on every row too."""
+    ops_by_name = {}
+    for op in boots:
+        name = op["invoke"]["value"].get("name")
+        ops_by_name[name] = ops_by_name.get(name, 0) + 1
+    rows = {}
+    for inst in state["instances"].values():
+        if inst.get("name") in ops_by_name:
+            rows.setdefault(inst["name"], []).append(inst)
+    return {name: sorted(found, key=lambda r: r.get("created_at") or "")
+            for name, found in rows.items() if len(found) > ops_by_name[name]}
+
+
+def _duplicate(op, extra, builds):
+    """Why one boot is duplicated, or None."""
+    found = extra.get(op["invoke"]["value"].get("name"))
+    if found:
+        keys = {r.get("idempotency_key") for r in found} - {None}
+        return (f"{len(found)} server rows for one boot"
+                + (f", {len(keys)} idempotency key(s)" if keys else ", no idempotency key")
+                + ": " + ", ".join(f"{r['uuid']} {r['status']}" for r in found))
+    if builds > 1:
+        return f"built {builds} times"
+    return None
+
+
+def _rows_of(op, extra):
+    """For an unanswered boot: the rows it may have made, when they are
+    more than one (one row of that name is the common case: no news)."""
+    found = extra.get(op["invoke"]["value"].get("name"))
+    return f" ({len(found)} server rows of that name)" if found else ""
+
+
 def fate(op, state):
     """One boot operation's fate, as ``_tally`` counts it: ``info`` (no
     answer), ``rejected``, or for an accepted boot ``active``, ``failed``
-    or ``lost``, with ``duplicated`` when it was built more than once."""
+    or ``lost``, with ``duplicated`` when it was built more than once or
+    has more than one server row (its name's; one boot operation of that
+    name assumed)."""
     done = op["done"]
+    v = (done or {}).get("value", {})
+    uuid = v.get("server_id")
+    if _duplicate(op, _extra_rows([op], state), state["builds"].get(uuid, 0)):
+        return "duplicated"
     if done is None or done["type"] == "info":
         return "info"
     if done["type"] == "fail":
         return "rejected"
-    v = done["value"]
-    uuid = v.get("server_id")
-    if state["builds"].get(uuid, 0) > 1:
-        return "duplicated"
     return _fate(state["instances"].get(uuid), state["tasks"].get(v.get("task_id")),
                  uuid)[0]
 

@@ -4,7 +4,9 @@ boots that had been committed?
 Its claim is stated in its first line of evidence, as the run's options make
 it: "with async replication and no retry, an unplanned DB failover loses
 committed boots" (``fault db kill-primary``), "... a planned DB switchover
-loses ..." (``fault db switchover``). It reads the history (what the client
+loses ..." (``fault db switchover``); with the client's ``[workload] retry``
+on, "with async replication and retry with an idempotency key (without
+one), an unplanned DB failover loses or duplicates boots". It reads the history (what the client
 was told, the fault with its times and WAL positions), final-state.json (the
 database read once every service had stopped, from the node that took
 writes then, with that node's name and ``pg_is_in_recovery()``) and the
@@ -21,16 +23,19 @@ its instance row and task before the API answered. Of the committed boots:
 
 Every boot's fate is also judged as the boot-flow checker judges it (active,
 failed, lost, duplicated, info: unknown outcome), listed by request id, with
-the time from the fault to the first boot accepted after it.
+the time from the fault to the first boot request accepted after it (a
+retry's attempt counts), and with retry each retried boot's attempts.
 
 Verdict: ``reproduced`` when a committed boot vanished or was rolled back
-after the fault; ``not-reproduced`` when none was, the fault happened (the
-replica promoted, the final read from it, no longer in recovery) and boots
-were in flight while the replica lagged (the window in which an asynchronous
-replica misses commits), or, with no fault in the workload (the control),
-when none was lost; ``unknown`` otherwise (the fault did not happen, the
-final state was not read from the promoted node, no boot was in flight
-while the replica lagged, or boots were lost with no failover at all).
+after the fault, or, with retry on, a boot was duplicated (more than one
+server row for one logical boot, or built twice); ``not-reproduced`` when
+none was, the fault happened (the replica promoted, the final read from it,
+no longer in recovery) and boots were in flight while the replica lagged
+(the window in which an asynchronous replica misses commits), or, with no
+fault in the workload (the control), when none was lost or duplicated;
+``unknown`` otherwise (the fault did not happen, the final state was not
+read from the promoted node, no boot was in flight while the replica
+lagged, or boots were lost or duplicated with no failover at all).
 """
 
 import os
@@ -44,15 +49,32 @@ _ACTIVE = re.compile(r"instance (?P<uuid>[0-9a-f-]{36}) ACTIVE on (?P<host>\S+)"
 # With no stall before the kill, the replica lags by what was in flight:
 # boots sent in the last second before the kill are the ones at risk.
 UNSTALLED_WINDOW = 1.0
-CLAIMS = {"kill-primary": "with {r} replication and no retry, an unplanned DB failover "
-                          "loses committed boots",
-          "switchover": "with {r} replication and no retry, a planned DB switchover "
-                        "loses committed boots"}
+CLAIMS = {"kill-primary": "with {r} replication and {retry}, an unplanned DB failover "
+                          "{costs}",
+          "switchover": "with {r} replication and {retry}, a planned DB switchover "
+                        "{costs}"}
+# The client's [workload] retry, as the claim says it.
+RETRIES = {"off": "no retry", "key": "retry with an idempotency key",
+           "no-key": "retry without an idempotency key"}
 
 
-def claim(replication, verb):
-    """The claim a run tests, in words."""
-    return CLAIMS.get(verb, CLAIMS["kill-primary"]).format(r=replication)
+def claim(replication, verb, retry="off"):
+    """The claim a run tests, in words. With no retry a failover can only
+    lose boots; with retry it may also duplicate them (a retried boot that
+    had been created after all), and the claim says both."""
+    costs = ("loses committed boots" if retry == "off"
+             else "loses or duplicates boots")
+    return CLAIMS.get(verb, CLAIMS["kill-primary"]).format(
+        r=replication, retry=RETRIES.get(retry, f"retry {retry}"), costs=costs)
+
+
+def retry_mode(config, boots):
+    """The client's retry mode: as its boots recorded it, else as the
+    run's options give it (a history from before the client retried)."""
+    modes = {op["invoke"]["value"].get("retry") for op in boots} - {None}
+    if len(modes) == 1:
+        return modes.pop()
+    return (config.get("options", {}).get("workload") or {}).get("retry", "off")
 
 
 def check(run):
@@ -70,7 +92,8 @@ def check(run):
                if s.get("op") == "fault" and s.get("target") == "db"]
     verb = (faults[0]["invoke"]["value"].get("verb") if faults
             else planned[0].get("verb") if planned else "kill-primary")
-    cited = [f"claim: {claim(replication, verb)}"
+    retry = retry_mode(config, boots)
+    cited = [f"claim: {claim(replication, verb, retry)}"
              + ("" if planned else " (control: the same boots, no fault)")]
     if not boots:
         return result(UNKNOWN, cited + ["no boot was sent"])
@@ -87,7 +110,7 @@ def check(run):
     counted = boot_flow._cite_tally(tally, boots, settled, t)
     head = 2 if settled else 1
     cited += counted[:head]
-    details = dict(tally["counts"], replication=replication, **{
+    details = dict(tally["counts"], replication=replication, retry=retry, **{
         f"{k}_request_ids": [i.split(" ")[0].rstrip(":") for i in v]
         for k, v in tally["listed"].items() if k != "slow_after_idle"})
     details.pop("slow_after_idle", None)
@@ -131,18 +154,27 @@ def check(run):
                     (len(gone["rolled_back"]), "rolled back")):
         if n > 10:
             cited.append(f"{kind}: ... and {n - 10} more")
+    if retry != "off":
+        cited.append(_cite_retry(tally["counts"], len(boots), retry))
     cited += counted[head:]
+    # What the claim counts: with retry, a duplicated boot is a cost too.
+    duplicated = tally["counts"]["duplicated"] if retry != "off" else 0
+    costs = ", ".join(p for p in (
+        f"{lost} committed boot(s) lost by the failover: "
+        f"{len(gone['vanished'])} vanished, {len(gone['rolled_back'])} rolled back"
+        if lost else "", f"{duplicated} boot(s) duplicated by the client's retries"
+        if duplicated else "") if p)
 
     if not settled:
         return result(UNKNOWN, cited + ["the run did not wait for the boots to settle"],
                       **details)
     if not planned:  # the control
-        if lost:
+        if lost or duplicated:
             return result(UNKNOWN, cited + [
-                f"{lost} committed boot(s) lost with no failover at all: "
-                "something else lost them"], **details)
+                f"{costs} with no failover at all: something else did it"], **details)
         return result(NOT_REPRODUCED, cited + [
-            "no failover, and every committed boot is in the database"], **details)
+            "no failover, and every committed boot is in the database"
+            + (", once" if retry != "off" else "")], **details)
     if fault is None or fault["done"] is None or fault["done"]["type"] != "ok":
         why = (fault_value.get("error") if fault and fault["done"] else None)
         return result(UNKNOWN, cited + [
@@ -153,17 +185,15 @@ def check(run):
         return result(UNKNOWN, cited + [
             f"the final state was not read from the promoted node ({promoted}) "
             "taking writes, so what it lacks cannot be told"], **details)
-    if lost:
-        return result(REPRODUCED, cited + [
-            f"{lost} committed boot(s) lost by the failover: "
-            f"{len(gone['vanished'])} vanished, {len(gone['rolled_back'])} rolled back"],
-            **details)
+    if lost or duplicated:
+        return result(REPRODUCED, cited + [costs], **details)
     if window is not None and not details.get("in_flight_while_lagging"):
         return result(UNKNOWN, cited + [
             "no boot was in flight while the replica lagged: this run could not "
             "have shown a loss"], **details)
     return result(NOT_REPRODUCED, cited + [
-        "every committed boot is on the promoted node"], **details)
+        "every committed boot is on the promoted node"
+        + (", once" if retry != "off" else "")], **details)
 
 
 def _lag_window(value):
@@ -268,16 +298,32 @@ def _cite_final_read(database):
 
 
 def _cite_recovery(boots, moment, t, details):
-    """The time from the fault to the first boot accepted after it."""
-    after = [b for b in boots if b["invoke"]["time"] >= moment]
-    ok = sorted(b["done"]["time"] for b in after
-                if b["done"] and b["done"]["type"] == "ok")
-    bad = [b for b in after if not b["done"] or b["done"]["type"] != "ok"
-           and b["done"]["time"] <= (ok[0] if ok else float("inf"))]
+    """The time from the fault to the first boot request accepted after it:
+    each HTTP attempt counts (a retry of a boot sent before the fault is a
+    request sent after it)."""
+    after = [(a["time"], a["outcome"], a["time"] + a["latency"]
+              if a.get("latency") is not None else None)
+             for op in boots for a in boot_flow.attempts(op) if a["time"] >= moment]
+    ok = sorted(end for _, outcome, end in after if outcome == "ok")
+    bad = [a for a in after if a[1] != "ok"
+           and (a[2] is None or a[2] <= (ok[0] if ok else float("inf")))]
     if not ok:
         details["recovery_seconds"] = None
-        return [f"no boot sent after the primary went down ({t(moment)}) was accepted"]
+        return [f"no boot request sent after the primary went down ({t(moment)}) "
+                "was accepted"]
     details["recovery_seconds"] = round(ok[0] - moment, 3)
-    return [f"recovery: the first boot sent after the primary went down ({t(moment)}) "
-            f"was accepted {ok[0] - moment:.2f} s after it ({t(ok[0])}); {len(bad)} "
-            "boot(s) sent after it failed or got no answer before that"]
+    return [f"recovery: the first boot request sent after the primary went down "
+            f"({t(moment)}) was accepted {ok[0] - moment:.2f} s after it ({t(ok[0])}); "
+            f"{len(bad)} boot request(s) sent after it failed or got no answer "
+            "before that"]
+
+
+def _cite_retry(counts, boots, retry):
+    """The client's retries in one line (each retried boot is listed by
+    request id with the boot-flow counts)."""
+    return (f"retry {retry}: {counts['retried']} of {boots} boot(s) sent more than "
+            f"once ({counts['attempts']} attempts in all); {counts['replayed']} "
+            "answered with the server an earlier attempt had created (the API "
+            "found its idempotency key and read its task back); "
+            f"{counts['duplicated']} duplicated (more than one server row, or "
+            "built twice)")

@@ -3,6 +3,11 @@
 Each container loads the same paste.deploy app through the same
 ``fake_nova_api.wsgi`` entry point; the run directory keeps the exact file
 the container was started with.
+
+A run may start two of them (``[api] pair``: the active API and its
+standby behind HAProxy): the second has a ``tag`` ("standby"), which every
+file it writes carries (``uwsgi-standby.ini``, ``logs/uwsgi-standby.log``,
+``apache-standby/``), so that the two never share a file.
 """
 
 import configparser
@@ -47,9 +52,15 @@ class Container:
     name = None
     stop_signal = signal.SIGTERM
 
-    def __init__(self, run, settings, pyenv=pyenvs.LAB):
+    def __init__(self, run, settings, pyenv=pyenvs.LAB, tag=""):
         self.run, self.settings, self.pyenv = run, settings, pyenv
         self.env = self.port = self.daemon = None
+        self.tag = tag
+
+    def named(self, base):
+        """``base`` as this instance names its files: ``uwsgi`` for the
+        first API, ``uwsgi-standby`` for a tagged one."""
+        return f"{base}-{self.tag}" if self.tag else base
 
     def check_installed(self):
         pass
@@ -85,8 +96,8 @@ class UWSGI(Container):
     stop_signal = signal.SIGINT
     killable = True
 
-    def __init__(self, run, settings, pyenv=pyenvs.LAB):
-        super().__init__(run, settings, pyenv)
+    def __init__(self, run, settings, pyenv=pyenvs.LAB, tag=""):
+        super().__init__(run, settings, pyenv, tag)
         self.binary = pyenv.binary("uwsgi") if not pyenv.is_lab else venv_binary("uwsgi")
         # [uwsgi] release: another uWSGI than the environment's own, built
         # once side by side (uwsgi_releases.py).
@@ -128,8 +139,8 @@ class UWSGI(Container):
         section["home"] = self.pyenv.prefix
         section["pythonpath"] = REPO
         section["http-socket"] = f"127.0.0.1:{self.port}"
-        section["pidfile"] = self.run.file("uwsgi.pid")
-        path = self.run.file("etc", "uwsgi.ini")
+        section["pidfile"] = self.run.file(self.named("uwsgi") + ".pid")
+        path = self.run.file("etc", self.named("uwsgi") + ".ini")
         with open(path, "w") as f:
             ini.write(f)
         return path
@@ -139,8 +150,8 @@ class UWSGI(Container):
         self.env, self.port = env, port
         self.check_installed()
         ini = self.write_ini()
-        self.daemon = procs.spawn("uwsgi", [self.binary, "--ini", ini],
-                                  self.run.log("uwsgi"), env=self.env,
+        self.daemon = procs.spawn(self.named("uwsgi"), [self.binary, "--ini", ini],
+                                  self.run.log(self.named("uwsgi")), env=self.env,
                                   cwd=REPO, owner=self.run.path)
         return self.daemon
 
@@ -154,9 +165,9 @@ class Standalone(Container):
     def start(self, env, port):
         self.env, self.port = env, port
         self.daemon = procs.spawn(
-            "fake-nova-api", [self.pyenv.python, "-m", self.module,
-                              "--port", str(port)],
-            self.run.log("fake-nova-api.out"), env=env, cwd=REPO,
+            self.named("fake-nova-api"), [self.pyenv.python, "-m", self.module,
+                                          "--port", str(port)],
+            self.run.log(self.named("fake-nova-api") + ".out"), env=env, cwd=REPO,
             owner=self.run.path)
         return self.daemon
 
@@ -176,8 +187,8 @@ class ModWSGI(Container):
     name = "mod_wsgi"
     USER = "www-data"  # Apache refuses to run its children as root
 
-    def __init__(self, run, settings, pyenv=pyenvs.LAB):
-        super().__init__(run, settings, pyenv)
+    def __init__(self, run, settings, pyenv=pyenvs.LAB, tag=""):
+        super().__init__(run, settings, pyenv, tag)
         self.binary = pyenv.binary("mod_wsgi-express")
 
     def check_installed(self):
@@ -250,21 +261,21 @@ class ModWSGI(Container):
             files += [f for f in (self.run.file("fake-lab.sqlite" + suffix)
                                   for suffix in ("", "-wal", "-shm"))
                       if os.path.exists(f)]
-        self._share_with_apache(files + [self.run.log("fake-nova-api")])
+        self._share_with_apache(files + [self.run.log(self.named("fake-nova-api"))])
         argv = [self.binary, "start-server", os.path.join(ETC, "fake-nova-api.wsgi"),
                 "--host", "127.0.0.1", "--port", str(port),
                 "--processes", str(u["processes"]),
                 "--threads", str(u["threads"]),
                 "--user", self.USER, "--group", self.USER,
                 "--locale", "C.UTF-8",
-                "--server-root", self.run.file("apache"),
+                "--server-root", self.run.file(self.named("apache")),
                 "--log-directory", self.run.logs,
-                "--error-log-name", "apache-error.log",
+                "--error-log-name", self.named("apache-error") + ".log",
                 "--python-path", REPO,
                 "--socket-prefix", self._socket_dir(),
                 "--startup-timeout", "15"]
-        self.daemon = procs.spawn("mod_wsgi-express", argv,
-                                  self.run.log("mod_wsgi-express"), env=env,
+        self.daemon = procs.spawn(self.named("mod_wsgi-express"), argv,
+                                  self.run.log(self.named("mod_wsgi-express")), env=env,
                                   cwd=REPO, owner=self.run.path)
         return self.daemon
 

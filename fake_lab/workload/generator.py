@@ -24,7 +24,9 @@ Steps (the ``[[workload]]`` tables of a scenario):
   launcher's master and its workers), their parents and the TCP sockets
   each holds, from /proc, as a ``processes-inspected`` event;
 - ``boot``: ``count`` POST /v2.1/servers, ``concurrency`` at a time, at most
-  ``rate`` per second, each recorded with its request id, server and task;
+  ``rate`` per second, each recorded with its request id, server and task,
+  and retried as ``[workload] retry`` says (client.py: one operation per
+  boot, its attempts listed);
 - ``settle``: wait (at most ``seconds``) until no task is in progress;
 - ``read``: ``count`` GET /v2.1/servers/detail;
 - ``action``: POST /v2.1/servers/<id>/action on the server a ``boot`` step
@@ -264,17 +266,18 @@ class Player:
         name = step.get("name", "boot")
         started = time.monotonic()
         outcomes = {}
+        retried = []
         lock = threading.Lock()
 
         def one(n):
             body = {"server": {"name": f"{name}-{n}",
                                "flavorRef": step.get("flavor", "m1.tiny"),
                                "imageRef": step.get("image", "cirros")}}
-            outcome, value = self.client.request(
-                {"name": f"{name}-{n}"}, "boot", "POST", "/v2.1/servers", body,
-                quiet=True)
+            outcome, value = self.client.boot(f"{name}-{n}", body)
             with lock:
                 outcomes.setdefault(outcome, []).append(value["latency"])
+                if len(value["attempts"]) > 1:
+                    retried.append(len(value["attempts"]))
                 if value.get("server_id"):
                     self.servers[f"{name}-{n}"] = value["server_id"]
 
@@ -295,7 +298,9 @@ class Player:
         pool.shutdown(wait=True)
         self.say(f"  {name}: {count} boot(s) in {time.monotonic() - started:.2f} s: "
                  + ", ".join(f"{len(v)} {k} (max {max(v):.2f} s)"
-                             for k, v in sorted(outcomes.items())))
+                             for k, v in sorted(outcomes.items()))
+                 + (f"; {len(retried)} retried ({sum(retried)} attempts)"
+                    if retried else ""))
 
     def _read(self, step):
         for n in range(step.get("count", 1)):

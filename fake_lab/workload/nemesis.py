@@ -18,7 +18,7 @@ bad option, is refused with one line before anything starts.
 
 import time
 
-from fake_lab.daemons import postgres, rabbit_cluster
+from fake_lab.daemons import haproxy, postgres, rabbit_cluster
 from fake_lab.errors import LabError, UsageError
 
 
@@ -91,6 +91,14 @@ FAULTS = {(f.target, f.verb): f for f in [
           "until the replica has replayed everything, stop the primary "
           "cleanly (fast shutdown), check the replica received its shutdown "
           "checkpoint, promote the replica"),
+    Fault("api", "kill", "unplanned failover of the API pair ([api] pair): "
+          "SIGKILL every process of the active API's container at once; "
+          "HAProxy's health checks mark it DOWN and send the VIP's requests "
+          "to the standby (the time of the DOWN is read from HAProxy's log)"),
+    Fault("api", "switchover", "planned switchover of the API pair: drain the "
+          "active server through HAProxy's runtime API (set server api/active "
+          "state drain: new requests go to the standby), wait until it has no "
+          "session (show stat), stop its container gracefully"),
     Fault("cluster", "kill-node", "SIGKILL one RabbitMQ node of the cluster "
           "(unplanned: no Close to its clients, no hand-over of its queues); "
           "it stays down", {"node": NODE}),
@@ -161,6 +169,8 @@ class Nemesis:
             return {"service": options["service"]}
         if target == "db":
             return postgres.fault(lab, verb, options)
+        if target == "api":
+            return haproxy.fault(lab, verb, options)
         if target == "cluster":
             return rabbit_cluster.lose_node(lab, verb, options.get("node"))
         if target == "broker":

@@ -3,21 +3,27 @@ replica (run as the postgres user), the primary SIGKILLed while the
 replication link stalls, the replica promoted. With async replication
 committed boots are lost; with sync none is; the control loses nothing.
 Whatever happens, including a Ctrl-C in the middle of the fault, no
-PostgreSQL process and no port of the run is left."""
+PostgreSQL process and no port of the run is left. The client's retry
+(``--retry key``, ``no-key``): one server per key on the live API, and the
+duplicates the checker counts are the database's."""
 
+import concurrent.futures
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 
+from fake_lab import lab as lab_mod
 from fake_lab.commands import soak
 from fake_lab.daemons import postgres, procs
 from fake_lab.errors import EXIT_INTERRUPTED, EXIT_MISSING, EXIT_USAGE
-from tests.functional.conftest import LAB, REPO, Output
+from tests.functional.conftest import LAB, REPO, Output, started_lab
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -255,3 +261,105 @@ def test_a_runs_dir_the_postgres_user_cannot_reach_is_exit_2(tmp_path):
     assert proc.stderr.startswith("fake-lab: PostgreSQL runs as postgres, which "
                                   "cannot reach the run directory")
     assert procs.processes_under(str(tmp_path)) == []
+
+
+def _boots(records):
+    """{op id: {"invoke", "done"}} of the boots: one operation per logical
+    boot, whatever its attempts."""
+    ops = {}
+    for r in records:
+        if r.get("f") == "boot":
+            ops.setdefault(r["id"], {})["invoke" if r["type"] == "invoke" else "done"] = r
+    return ops
+
+
+def _rows_by_name(state):
+    found = {}
+    for inst in state["instances"].values():
+        found.setdefault(inst["name"], []).append(inst)
+    return found
+
+
+def _post(api_url, name, key=None):
+    body = json.dumps({"server": {"name": name, "flavorRef": "m1.tiny",
+                                  "imageRef": "cirros"}}).encode()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    req = urllib.request.Request(api_url + "/v2.1/servers", data=body,
+                                 method="POST", headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def test_one_key_sent_four_times_at_once_makes_one_server(lab):
+    """Deterministic: four attempts of one boot with the same key, at once,
+    across the API's two uWSGI workers, on the PostgreSQL primary; then the
+    same without a key. Counted in the database itself."""
+    with started_lab(pathlib.Path(lab.runs_dir), "db-failover") as live:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: _post(live.api_url, "keyed", "k-1"),
+                                    range(4)))
+        _post(live.api_url, "unkeyed")
+        _post(live.api_url, "unkeyed")
+        state = lab_mod.final_state(live.database_url)
+    assert {status for status, _ in answers} == {202}
+    assert len({body["server"]["id"] for _, body in answers}) == 1
+    assert len({body["task"]["id"] for _, body in answers}) == 1
+    # One created it; the others were answered with it, its task read back.
+    assert sorted(body["replayed"] for _, body in answers) == [False, True, True, True]
+    rows = _rows_by_name(state)
+    assert [r["idempotency_key"] for r in rows["keyed"]] == ["k-1"]
+    assert state["builds"].get(rows["keyed"][0]["uuid"]) == 1
+    assert len(rows["unkeyed"]) == 2  # no key: a repeat is a second server
+
+
+def test_retry_with_a_key_duplicates_no_boot(lab):
+    proc = lab.run("run", "db-failover", "--retry", "key", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = lab.latest
+    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    boots = _boots(records)
+    keys = [b["invoke"]["value"]["idempotency_key"] for b in boots.values()]
+    assert all(keys) and len(set(keys)) == len(keys) == 63
+    # From the database: at most one server per boot, each keyed as its boot.
+    rows = _rows_by_name(state)
+    for b in boots.values():
+        mine = rows.get(b["invoke"]["value"]["name"], [])
+        assert [r["idempotency_key"] for r in mine] in (
+            [], [b["invoke"]["value"]["idempotency_key"]]), mine
+    accepted = _accepted(records)
+    vanished = sorted(rid for uuid, rid in accepted.items()
+                      if uuid not in state["instances"])
+    details = lab.result()["details"]
+    assert details["retry"] == "key" and details["duplicated"] == 0
+    assert details["attempts"] == sum(len(b["done"]["value"]["attempts"])
+                                      for b in boots.values())
+    assert details["retried"] == sum(len(b["done"]["value"]["attempts"]) > 1
+                                     for b in boots.values())
+    assert sorted(details["vanished_request_ids"]) == vanished
+    assert_nothing_left(run_dir)
+
+
+def test_retry_without_a_key_counts_the_duplicates_the_database_has(lab):
+    proc = lab.run("run", "db-failover", "--retry", "no-key", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = lab.latest
+    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    boots = _boots(records)
+    assert all(b["invoke"]["value"]["idempotency_key"] is None for b in boots.values())
+    assert all(r["idempotency_key"] is None for r in state["instances"].values())
+    # Whether a retry made a second server depends on where the failover
+    # caught it: the checker must count exactly what the database shows.
+    rows = _rows_by_name(state)
+    twice = sorted(b["done"]["value"].get("request_id") or b["invoke"]["value"]["name"]
+                   for b in boots.values()
+                   if len(rows.get(b["invoke"]["value"]["name"], [])) > 1
+                   or state["builds"].get(b["done"]["value"].get("server_id"), 0) > 1)
+    result = lab.result()
+    details = result["details"]
+    assert details["retry"] == "no-key"
+    assert sorted(details["duplicated_request_ids"]) == twice
+    lost = details["vanished"] + details["rolled_back"]
+    assert result["verdict"] == ("reproduced" if lost or twice else "not-reproduced")
+    assert_nothing_left(run_dir)

@@ -131,3 +131,56 @@ def test_another_cells_close_on_a_shared_broker_does_not_count(tmp_path):
     fr.broker = [line.replace("vhost '/'", "vhost 'other-cell'") for line in fr.broker]
     verdict = boot_flow.check(fr.write())
     assert verdict["verdict"] == NOT_REPRODUCED, verdict["evidence"]
+
+
+def _named(fr):
+    """Name each server row after its boot, as the API does."""
+    names = {r["value"]["server_id"]: r["value"]["name"] for r in fr.records
+             if r.get("f") == "boot" and r["type"] == "ok"}
+    for uuid, inst in fr.final_state["instances"].items():
+        inst["name"] = names[uuid]
+    return fr
+
+
+def test_an_unanswered_boot_with_two_server_rows_is_duplicated(tmp_path):
+    """A boot retried without a key, no attempt answered, two servers made:
+    its outcome stays unknown, and it is duplicated all the same."""
+    fr = _named(boot_run(tmp_path, slow=False))
+    fr.op("boot", "after-idle-4", 10.6, 11.6, "info", status=None, error="HTTP timeout",
+          attempts=[{"n": 1, "time": runs.T0 + 10.6, "outcome": "info", "status": 500,
+                     "latency": 0.1, "request_id": "req-x1"},
+                    {"n": 2, "time": runs.T0 + 11.2, "outcome": "info", "status": None,
+                     "latency": 0.4, "request_id": None, "error": "HTTP timeout"}])
+    fr.records[-2]["value"].update(retry="no-key", idempotency_key=None)
+    for n in (1, 2):
+        fr.final_state["instances"][f"twin-{n}"] = {
+            "uuid": f"twin-{n}", "name": "after-idle-4", "status": "ACTIVE",
+            "task_state": None, "host": "fake-compute-1", "fault": None,
+            "created_at": f"2026-01-01T00:00:0{n}"}
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == REPRODUCED
+    d = verdict["details"]
+    assert (d["info"], d["duplicated"], d["retried"], d["attempts"]) == (1, 1, 1, 6)
+    evidence = "\n".join(verdict["evidence"])
+    assert "info: after-idle-4 (2 server rows of that name)" in evidence
+    assert ("duplicated: after-idle-4 (2 server rows for one boot, no idempotency "
+            "key: twin-1 ACTIVE, twin-2 ACTIVE)") in evidence
+    assert "after-idle-4: 2 attempts without a key: info HTTP 500 req-x1; info HTTP " \
+           "timeout" in evidence
+    boot = [op for op in boot_flow.history.operations(
+        boot_flow.history.read(fr.run.history)).values()
+        if op["invoke"]["value"]["name"] == "after-idle-4"][0]
+    assert boot_flow.fate(boot, fr.final_state) == "duplicated"
+
+
+def test_two_boot_steps_of_one_name_are_not_each_others_duplicates(tmp_path):
+    fr = _named(boot_run(tmp_path, slow=False))
+    fr.op("boot", "after-idle-3", 11.0, 11.05, "ok", status=202, latency=0.05,
+          request_id="req-9", server_id="uuid-9", task_id="task-9")
+    fr.final_state["instances"]["uuid-9"] = {
+        "uuid": "uuid-9", "name": "after-idle-3", "status": "ACTIVE",
+        "task_state": None, "host": "fake-compute-1", "fault": None}
+    fr.final_state["tasks"]["task-9"] = {"id": "task-9", "status": "completed"}
+    verdict = boot_flow.check(fr.write())
+    assert verdict["verdict"] == NOT_REPRODUCED, verdict["evidence"]
+    assert "retried" not in verdict["details"]  # no boot of this run retried

@@ -142,3 +142,110 @@ def test_an_unreadable_final_state_is_unknown(tmp_path):
     fr.final_state = {"error": "OperationalError: connection refused"}
     verdict = db_failover.check(write(fr))
     assert verdict["verdict"] == UNKNOWN and "unreadable" in verdict["evidence"][-1]
+
+
+# -- the client's retry (``[workload] retry``) -----------------------------------
+
+def retry_run(tmp_path, retry, retried=(), extra_row=(), vanished=(), control=False,
+              replication="sync", replayed=False):
+    """``failover_run`` with the client's retry: every boot's invoke says the
+    mode (and its key); each boot in ``retried`` (by number) got an HTTP
+    500 at t-0.45 s and was accepted on its second attempt (``replayed``:
+    the API answered with the server the first had created); each boot in
+    ``extra_row`` has a second server row of its name (the first attempt's
+    server, made after all: a duplicate)."""
+    fr = failover_run(tmp_path, vanished=vanished, control=control,
+                      read_from="primary" if control else "replica",
+                      replication=replication)
+    fr.config["options"]["workload"] = {"retry": retry}
+    boots = {r["id"]: r for r in fr.records if r.get("f") == "boot"
+             and r["type"] == "invoke"}
+    for n, (op_id, invoke) in enumerate(sorted(boots.items())):
+        key = f"key-{n}" if retry == "key" else None
+        invoke["value"].update(retry=retry, idempotency_key=key)
+        done = next(r for r in fr.records if r.get("id") == op_id and r["type"] == "ok")
+        v = done["value"]
+        uuid = v["server_id"]
+        if uuid in fr.final_state["instances"]:
+            fr.final_state["instances"][uuid].update(name=invoke["value"]["name"],
+                                                     idempotency_key=key)
+        first = {"n": 1, "time": invoke["time"], "outcome": "ok", "status": 202,
+                 "latency": 0.1, "request_id": v["request_id"], "server_id": uuid,
+                 "task_id": v["task_id"], "replayed": False}
+        if n not in retried:
+            v["attempts"] = [first]
+            continue
+        invoke["time"] -= 0.45
+        invoke["t"] -= 0.45
+        v["replayed"] = replayed
+        v["attempts"] = [
+            {"n": 1, "time": invoke["time"], "outcome": "info", "status": 500,
+             "latency": 0.05, "request_id": f"req-{n}-1", "error": None},
+            dict(first, n=2, replayed=replayed)]
+        if n in extra_row:
+            fr.final_state["instances"][uuid]["created_at"] = "2026-01-01T00:00:01"
+            twin = f"11111111-0000-4000-8000-00000000000{n}"
+            fr.final_state["instances"][twin] = {
+                "uuid": twin, "name": invoke["value"]["name"], "status": "ERROR",
+                "task_state": None, "host": None, "fault": "OperationalError",
+                "idempotency_key": None, "created_at": "2026-01-01T00:00:00"}
+    return fr
+
+
+def test_with_a_key_and_nothing_lost_or_twice_the_claim_holds_not(tmp_path):
+    verdict = db_failover.check(write(retry_run(tmp_path, "key", retried=[4],
+                                                replayed=True)))
+    assert verdict["verdict"] == NOT_REPRODUCED
+    d = verdict["details"]
+    assert (d["retry"], d["retried"], d["attempts"], d["replayed"]) == ("key", 1, 7, 1)
+    assert d["duplicated"] == 0 and d["retried_request_ids"] == ["req-4"]
+    assert verdict["evidence"][0] == (
+        "claim: with sync replication and retry with an idempotency key, an "
+        "unplanned DB failover loses or duplicates boots")
+    evidence = "\n".join(verdict["evidence"])
+    assert ("retried: req-4 (during-5: 2 attempts with key key-4: info HTTP 500 "
+            "req-4-1; ok HTTP 202 req-4 replayed)") in evidence
+    assert verdict["evidence"][-1].endswith("on the promoted node, once")
+    # The retry's first attempt (t=9.05, after the kill at 9) failed; its
+    # second (9.5, accepted at 9.6) is the recovery.
+    assert d["recovery_seconds"] == pytest.approx(0.6)
+    assert "1 boot request(s) sent after it failed" in evidence
+
+
+def test_without_a_key_a_second_server_for_one_boot_is_reproduced(tmp_path):
+    verdict = db_failover.check(write(retry_run(tmp_path, "no-key", retried=[4],
+                                                extra_row=[4])))
+    assert verdict["verdict"] == REPRODUCED
+    d = verdict["details"]
+    assert d["vanished"] == d["rolled_back"] == 0
+    assert d["duplicated"] == 1 and d["duplicated_request_ids"] == ["req-4"]
+    evidence = "\n".join(verdict["evidence"])
+    assert "claim: with sync replication and retry without an idempotency key" in evidence
+    assert ("duplicated: req-4 (2 server rows for one boot, no idempotency key: "
+            "11111111-0000-4000-8000-000000000004 ERROR, "
+            "00000000-0000-4000-8000-000000000004 ACTIVE)") in evidence
+    assert verdict["evidence"][-1] == "1 boot(s) duplicated by the client's retries"
+
+
+def test_with_a_key_a_committed_boot_lost_is_still_reproduced(tmp_path):
+    verdict = db_failover.check(write(retry_run(tmp_path, "key", retried=[4],
+                                                vanished=[2], replication="async")))
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["details"]["vanished_request_ids"] == ["req-2"]
+    assert verdict["evidence"][-1] == ("1 committed boot(s) lost by the failover: "
+                                       "1 vanished, 0 rolled back")
+
+
+def test_a_duplicate_with_no_failover_is_unknown(tmp_path):
+    verdict = db_failover.check(write(retry_run(tmp_path, "no-key", retried=[4],
+                                                extra_row=[4], control=True)))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1] == ("1 boot(s) duplicated by the client's retries "
+                                       "with no failover at all: something else did it")
+
+
+def test_with_retry_off_the_claim_and_counts_are_as_before(tmp_path):
+    verdict = db_failover.check(write(retry_run(tmp_path, "off")))
+    assert verdict["verdict"] == NOT_REPRODUCED
+    assert "retried" not in verdict["details"]
+    assert verdict["evidence"][0].startswith("claim: with sync replication and no retry,")

@@ -12,7 +12,7 @@ SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "etc",
 
 # The lab's own groups: every commented option under these headers must be
 # one of list_opts(). (The sample's other groups are oslo.messaging's.)
-LAB_GROUPS = ("lab", "api", "compute", "uwsgi", "database")
+LAB_GROUPS = ("lab", "api", "compute", "uwsgi", "database", "workload")
 
 HEADER = re.compile(r"^\[([^\]]+)\]\s*$")
 # What the generator writes for an option: "#name = default" (or "#name ="

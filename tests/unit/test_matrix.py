@@ -12,12 +12,18 @@ def test_parse_axes_accepts_known_axes_and_values():
                     "heartbeat_rate": ["2", "3"], "release": ["17", "installed"]}
 
 
+def test_the_clients_retry_is_an_axis():
+    assert matrix.parse_axes(["retry=off,key,no-key", "retry-interval=0.25"]) == {
+        "retry": ["off", "key", "no-key"], "retry_interval": ["0.25"]}
+
+
 @pytest.mark.parametrize("spec, needle", [
     ("colour=red", "unknown axis 'colour'"),
     ("executor=gevent", "'gevent' is not one of"),
     ("heartbeat_rate=fast", "not a whole number"),
     ("executor", "expected NAME=V1,V2"),
     ("deps=frozen", "'frozen' is not one of"),
+    ("retry=maybe", "'maybe' is not one of"),
 ])
 def test_parse_axes_refuses_bad_input(spec, needle):
     with pytest.raises(UsageError, match=needle):

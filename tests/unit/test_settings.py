@@ -29,6 +29,21 @@ def test_command_line_beats_user_file_beats_scenario(tmp_path, scenario):
         "00-scenario.conf", "10-user-0.conf", "20-command-line.conf"]
 
 
+def test_the_clients_retry_from_the_command_line_or_a_scenario(tmp_path):
+    """``[workload] retry``: the CLI's --retry, over a scenario's value."""
+    scenario = dict(catalogue.load("db-failover"))
+    scenario["config"] = dict(scenario["config"], workload={"retry": "no-key"})
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    s = settings.resolve(scenario, [], {}, str(etc))
+    assert (s.get("workload", "retry"), s.get("workload", "retry_attempts"),
+            s.get("workload", "retry_interval")) == ("no-key", 4, 0.5)
+    s = settings.resolve(scenario, [], {"retry": "key", "retry_attempts": 2},
+                         str(etc))
+    assert s.values["workload"] == {"retry": "key", "retry_attempts": 2,
+                                    "retry_interval": 0.5}
+
+
 def test_bad_value_in_a_config_file_is_one_usage_error(tmp_path, scenario):
     user = tmp_path / "user.conf"
     user.write_text("[lab]\nexecutor = gevent\n")
