@@ -33,10 +33,8 @@ the standby answered nothing, no boot was in flight, or boots went wrong
 with no failover at all).
 """
 
-from fake_lab import history
-from fake_lab.checkers import boot_flow, concurrency, haproxy_log
-from fake_lab.checkers.db_failover import RETRIES, _cite_retry, retry_mode
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, result
+from fake_lab.checkers import boot_flow, concurrency, failover, haproxy_log
+from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, result
 
 CLAIMS = {"kill": "an unplanned API failover (the active API SIGKILLed behind HAProxy) "
                   "with {retry} {costs}",
@@ -52,45 +50,21 @@ def claim(verb, retry="off"):
     duplicate boots (a retried boot that had been created after all)."""
     costs = "fails in-flight boots" if retry == "off" else "fails or duplicates boots"
     how = ("no client retry" if retry == "off"
-           else "client " + RETRIES.get(retry, f"retry {retry}"))
+           else "client " + failover.RETRIES.get(retry, f"retry {retry}"))
     return CLAIMS.get(verb, CLAIMS["kill"]).format(retry=how, costs=costs)
 
 
 def check(run):
-    records = history.read(run.history)
-    config = run.read_json("config.json") or {}
-    t = Timeline(records)
-    ops = list(history.operations(records).values())
-    boots = sorted((op for op in ops if op["invoke"]["f"] == "boot"),
-                   key=lambda o: o["invoke"]["time"])
-    faults = [op for op in ops if op["invoke"]["f"] == "fault"
-              and op["invoke"]["value"].get("target") == "api"]
-    planned = [s for s in config.get("workload", [])
-               if s.get("op") == "fault" and s.get("target") == "api"]
-    verb = (faults[0]["invoke"]["value"].get("verb") if faults
-            else planned[0].get("verb") if planned else "kill")
-    retry = retry_mode(config, boots)
-    cited = [f"claim: {claim(verb, retry)}"
-             + ("" if planned else " (control: the same boots, no fault)")]
-    if not boots:
-        return result(UNKNOWN, cited + ["no boot was sent"])
-    state = run.read_json("final-state.json")
-    if state is None:
-        return result(UNKNOWN, cited + ["the run recorded no final state of its "
-                                        "database (final-state.json)"])
-    if state.get("error"):
-        return result(UNKNOWN, cited + [f"the final database was unreadable: "
-                                        f"{state['error']}"])
-    tally = boot_flow._tally(boots, state, None, float("inf"))
-    settled = [r for r in records if r.get("f") == "settled"]
-    counted = boot_flow._cite_tally(tally, boots, settled, t)
-    head = 2 if settled else 1
-    cited += counted[:head]
+    fr = failover.Run(run, "api", "kill")
+    boots, planned, retry, t, verb = fr.boots, fr.planned, fr.retry, fr.t, fr.verb
+    faults = fr.faults
+    cited = [fr.claim_line(claim(verb, retry))]
+    state, why = fr.final_state(run)
+    if why:
+        return result(UNKNOWN, cited + [why])
+    tally, listed, settled, details = fr.tally(state, cited)
     counts = tally["counts"]
-    details = dict(counts, retry=retry, verb=verb, **{
-        f"{k}_request_ids": [i.split(" ")[0].rstrip(":") for i in v]
-        for k, v in tally["listed"].items() if k != "slow_after_idle"})
-    details.pop("slow_after_idle", None)
+    details["verb"] = verb
 
     dated = haproxy_log.lines(run.log(LOG))
     changes = haproxy_log.state_changes(dated)
@@ -117,8 +91,8 @@ def check(run):
     cited += _cite_workers(run, boots, moment)
     cited += _cite_unanswered(boots, state, t)
     if "retried" in counts:  # the boots say they were sent with retry on
-        cited.append(_cite_retry(counts, len(boots), retry))
-    cited += counted[head:]
+        cited.append(failover.cite_retry(counts, len(boots), retry))
+    cited += listed
     bad = sum(counts[k] for k in COSTS)
     details["cost"] = bad
     costs = ", ".join(f"{counts[k]} {k}" for k in COSTS if counts[k])

@@ -41,9 +41,8 @@ lagged, or boots were lost or duplicated with no failover at all).
 import os
 import re
 
-from fake_lab import history
-from fake_lab.checkers import boot_flow, evidence
-from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, Timeline, result
+from fake_lab.checkers import boot_flow, evidence, failover
+from fake_lab.checkers.verdicts import NOT_REPRODUCED, REPRODUCED, UNKNOWN, result
 
 _ACTIVE = re.compile(r"instance (?P<uuid>[0-9a-f-]{36}) ACTIVE on (?P<host>\S+)")
 # With no stall before the kill, the replica lags by what was in flight:
@@ -53,9 +52,6 @@ CLAIMS = {"kill-primary": "with {r} replication and {retry}, an unplanned DB fai
                           "{costs}",
           "switchover": "with {r} replication and {retry}, a planned DB switchover "
                         "{costs}"}
-# The client's [workload] retry, as the claim says it.
-RETRIES = {"off": "no retry", "key": "retry with an idempotency key",
-           "no-key": "retry without an idempotency key"}
 
 
 def claim(replication, verb, retry="off"):
@@ -65,58 +61,23 @@ def claim(replication, verb, retry="off"):
     costs = ("loses committed boots" if retry == "off"
              else "loses or duplicates boots")
     return CLAIMS.get(verb, CLAIMS["kill-primary"]).format(
-        r=replication, retry=RETRIES.get(retry, f"retry {retry}"), costs=costs)
-
-
-def retry_mode(config, boots):
-    """The client's retry mode: as its boots recorded it, else as the
-    run's options give it (a history from before the client retried)."""
-    modes = {op["invoke"]["value"].get("retry") for op in boots} - {None}
-    if len(modes) == 1:
-        return modes.pop()
-    return (config.get("options", {}).get("workload") or {}).get("retry", "off")
+        r=replication, retry=failover.RETRIES.get(retry, f"retry {retry}"), costs=costs)
 
 
 def check(run):
-    records = history.read(run.history)
-    config = run.read_json("config.json") or {}
-    replication = (config.get("options", {}).get("postgres") or {}).get(
+    fr = failover.Run(run, "db", "kill-primary")
+    boots, planned, retry, t = fr.boots, fr.planned, fr.retry, fr.t
+    replication = (fr.config.get("options", {}).get("postgres") or {}).get(
         "replication", "async")
-    t = Timeline(records)
-    ops = list(history.operations(records).values())
-    boots = sorted((op for op in ops if op["invoke"]["f"] == "boot"),
-                   key=lambda o: o["invoke"]["time"])
-    faults = [op for op in ops if op["invoke"]["f"] == "fault"
-              and op["invoke"]["value"].get("target") == "db"]
-    planned = [s for s in config.get("workload", [])
-               if s.get("op") == "fault" and s.get("target") == "db"]
-    verb = (faults[0]["invoke"]["value"].get("verb") if faults
-            else planned[0].get("verb") if planned else "kill-primary")
-    retry = retry_mode(config, boots)
-    cited = [f"claim: {claim(replication, verb, retry)}"
-             + ("" if planned else " (control: the same boots, no fault)")]
-    if not boots:
-        return result(UNKNOWN, cited + ["no boot was sent"])
-    state = run.read_json("final-state.json")
-    if state is None:
-        return result(UNKNOWN, cited + ["the run recorded no final state of its "
-                                        "database (final-state.json)"])
-    if state.get("error"):
-        return result(UNKNOWN, cited + [f"the final database was unreadable: "
-                                        f"{state['error']}"])
-    tally = boot_flow._tally(boots, state, None, float("inf"))
-    settled = [r for r in records if r.get("f") == "settled"]
+    cited = [fr.claim_line(claim(replication, fr.verb, retry))]
+    state, why = fr.final_state(run)
+    if why:
+        return result(UNKNOWN, cited + [why])
     # The counts first, the boots listed by request id after the fault's lines.
-    counted = boot_flow._cite_tally(tally, boots, settled, t)
-    head = 2 if settled else 1
-    cited += counted[:head]
-    details = dict(tally["counts"], replication=replication, retry=retry, **{
-        f"{k}_request_ids": [i.split(" ")[0].rstrip(":") for i in v]
-        for k, v in tally["listed"].items() if k != "slow_after_idle"})
-    details.pop("slow_after_idle", None)
+    tally, listed, settled, details = fr.tally(state, cited)
+    details["replication"] = replication
 
-    fault = faults[0] if faults else None
-    fault_value = (fault["done"] or {}).get("value", {}) if fault else {}
+    fault, fault_value = fr.fault, fr.fault_value
     moment = fault_value.get("killed_at") or fault_value.get("stopping_at")
     window = _lag_window(fault_value)
     gone = _committed_lost(run, boots, state, t, window)
@@ -155,8 +116,8 @@ def check(run):
         if n > 10:
             cited.append(f"{kind}: ... and {n - 10} more")
     if retry != "off":
-        cited.append(_cite_retry(tally["counts"], len(boots), retry))
-    cited += counted[head:]
+        cited.append(failover.cite_retry(tally["counts"], len(boots), retry))
+    cited += listed
     # What the claim counts: with retry, a duplicated boot is a cost too.
     duplicated = tally["counts"]["duplicated"] if retry != "off" else 0
     costs = ", ".join(p for p in (
@@ -316,14 +277,3 @@ def _cite_recovery(boots, moment, t, details):
             f"({t(moment)}) was accepted {ok[0] - moment:.2f} s after it ({t(ok[0])}); "
             f"{len(bad)} boot request(s) sent after it failed or got no answer "
             "before that"]
-
-
-def _cite_retry(counts, boots, retry):
-    """The client's retries in one line (each retried boot is listed by
-    request id with the boot-flow counts)."""
-    return (f"retry {retry}: {counts['retried']} of {boots} boot(s) sent more than "
-            f"once ({counts['attempts']} attempts in all); {counts['replayed']} "
-            "answered with the server an earlier attempt had created (the API "
-            "found its idempotency key and read its task back); "
-            f"{counts['duplicated']} duplicated (more than one server row, or "
-            "built twice)")
