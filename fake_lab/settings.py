@@ -22,8 +22,18 @@ import shutil
 # thread that imports it first unjoinable (the thread ends, its tstate lock
 # is never released); a matrix resolves each cell's settings in a thread
 # of its pool, and hung in the pool's shutdown.
-import oslo_messaging.opts  # noqa: F401
-from oslo_config import cfg
+# eventlet's green DNS (dnspython: 0.1 s of every command's start) serves
+# only a monkey-patched process, and the lab's own never is: it is skipped
+# here, and the variable taken back at once, so that no daemon the lab
+# starts inherits it (what they run must be what a deployment runs).
+_had_greendns_var = "EVENTLET_NO_GREENDNS" in os.environ
+os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
+try:
+    import oslo_messaging.opts  # noqa: F401, E402
+finally:
+    if not _had_greendns_var:
+        del os.environ["EVENTLET_NO_GREENDNS"]
+from oslo_config import cfg  # noqa: E402
 
 from fake_lab.errors import UsageError
 from fake_service import conf as lab_conf

@@ -142,3 +142,20 @@ def test_a_thread_that_resolves_settings_can_be_joined():
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "resolved\n"
+
+
+
+def test_the_lab_skips_eventlets_green_dns_but_no_daemon_inherits_the_switch():
+    # The variable is set only while oslo.messaging (and eventlet) load in
+    # the lab's own process; a daemon started from os.environ must not get
+    # it, or its eventlet would resolve names otherwise than a deployment's.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "EVENTLET_NO_GREENDNS"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, sys, fake_lab.settings; "
+         "print('EVENTLET_NO_GREENDNS' in os.environ, "
+         "'eventlet.support.greendns' in sys.modules, 'eventlet' in sys.modules)"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False", "True"], out.stderr
