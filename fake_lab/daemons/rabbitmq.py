@@ -491,10 +491,12 @@ class PrivateBroker:
         """TERM then KILL the node's tree, then our epmd; idempotent.
 
         ``fast``: KILL, for a throwaway node whose data nobody reads again,
-        once its log has been quiet for QUIET s: the node's logger buffers
-        (delayed_write) and writes out when it has nothing else to do, so a
-        quiet file holds every line. A graceful stop would only add the
-        node's own shutdown lines, and takes about 1 s here."""
+        once every line is in its log: the node's logger buffers
+        (delayed_write), so each look first has it write out what it holds
+        (filesync, through erl_call), and the file is taken as whole once
+        it has not grown for QUIET s (the services' last closes have been
+        logged). A graceful stop would only add the node's own shutdown
+        lines, and takes about 1 s here."""
         started = time.monotonic()
         self.thaw()  # a frozen node cannot hear SIGTERM
         if fast and self.running():
@@ -506,19 +508,29 @@ class PrivateBroker:
         self.node = self.epmd = None
         return time.monotonic() - started
 
-    QUIET = 0.25
+    QUIET = 0.1
+    # Without filesync (the node did not answer), the logger writes out
+    # when it has nothing else to do: a longer quiet stands for it.
+    QUIET_UNSYNCED = 0.25
 
     def _wait_log_quiet(self, limit=2.0):
         deadline = time.monotonic() + limit
-        last, since = None, time.monotonic()
+        last, since, quiet = None, time.monotonic(), self.QUIET
         while time.monotonic() < deadline:
+            if quiet == self.QUIET:
+                try:
+                    self.eval("[rabbit_logger_std_h:filesync(Id) || #{id := Id, "
+                              "module := rabbit_logger_std_h} <- "
+                              "logger:get_handler_config()].", timeout=1)
+                except LabError:
+                    quiet = self.QUIET_UNSYNCED
             try:
                 size = os.path.getsize(self.log_file)
             except OSError:
                 size = None
             if size != last:
                 last, since = size, time.monotonic()
-            elif time.monotonic() - since >= self.QUIET:
+            elif time.monotonic() - since >= quiet:
                 return
             time.sleep(0.05)
 

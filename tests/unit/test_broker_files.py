@@ -137,3 +137,24 @@ def test_erl_call_results_are_read_and_refusals_are_lab_errors(tmp_path, monkeyp
     printed["out"] = "{error, \"*** eval: {'EXIT',{undef,...}}\"}"
     with pytest.raises(LabError, match="the broker refused"):
         broker.list_connections()
+
+
+def test_a_throwaway_node_is_killed_once_its_synced_log_stops_growing(tmp_path, monkeypatch):
+    broker = rabbitmq.PrivateBroker(str(tmp_path))
+    os.makedirs(broker.log_dir)
+    with open(broker.log_file, "w") as f:
+        f.write("x\n")
+    synced = []
+    monkeypatch.setattr(broker, "eval", lambda expr, timeout=30: synced.append(expr))
+    broker._wait_log_quiet()
+    # The logger was asked to write out before each look.
+    assert synced and all("filesync" in e for e in synced)
+
+    def refused(expr, timeout=30):
+        raise LabError("the broker refused it")
+    monkeypatch.setattr(broker, "eval", refused)
+    import time
+    started = time.monotonic()
+    broker._wait_log_quiet()
+    # Unsynced: the longer quiet stands for the logger's own write-out.
+    assert time.monotonic() - started >= broker.QUIET_UNSYNCED
