@@ -184,6 +184,25 @@ def _sections_from_axes(overrides):
     return sections
 
 
+def check_value(axis, value):
+    """UsageError unless the option behind ``axis`` takes ``value`` (its
+    oslo.config type: choices, bounds, booleans, numbers), so that a matrix
+    refuses a bad axis before any cell starts. An option this
+    oslo.messaging does not have is not checked (it is passed on as
+    given, see Settings)."""
+    group, option, _ = AXES[axis]
+    known = [o for g, opts in [*lab_conf.list_opts(), *oslo_messaging.opts.list_opts()]
+             if (g or "DEFAULT") == group for o in opts if o.dest == option]
+    if not known:
+        return value
+    opt = known[0]
+    try:
+        opt.type(value)
+    except ValueError as exc:
+        raise UsageError(f"axis {axis}: {value!r}: {exc}".replace("\n", " "))
+    return value
+
+
 class Settings:
     """The resolved configuration of a run: ``files``, ``values``."""
 

@@ -95,11 +95,8 @@ def parse_axes(specs):
                     not uwsgi_releases.RELEASE.match(v):
                 raise UsageError(f"axis uwsgi_release: {v!r} is neither "
                                  "'installed' nor an exact release (2.0.26)")
-            if name in ("database", "step_delay", "uwsgi_release",
-                        "retry_interval"):
-                continue
-            if name not in CHOICES and name not in ENV_AXES and not v.isdigit():
-                raise UsageError(f"axis {name}: {v!r} is not a whole number")
+            if name not in ENV_AXES:
+                settings.check_value(name, v)
         axes[name] = vals
     return axes
 

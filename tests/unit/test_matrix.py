@@ -20,7 +20,11 @@ def test_the_clients_retry_is_an_axis():
 @pytest.mark.parametrize("spec, needle", [
     ("colour=red", "unknown axis 'colour'"),
     ("executor=gevent", "'gevent' is not one of"),
-    ("heartbeat_rate=fast", "not a whole number"),
+    ("heartbeat_rate=fast", "axis heartbeat_rate: 'fast'"),
+    # Every axis is checked by its option's own type (choices, bounds).
+    ("queue_type=nope", "Valid values are .classic, mirrored, quorum."),
+    ("service_workers=0", "greater than or equal to 1"),
+    ("api_pair=maybe", "axis api_pair: 'maybe'"),
     ("executor", "expected NAME=V1,V2"),
     ("deps=frozen", "'frozen' is not one of"),
     ("retry=maybe", "'maybe' is not one of"),
