@@ -71,10 +71,10 @@ def main():
         # oslo.messaging 18 registers some options on the global CONF only.
         conf = cfg.CONF
         conf([])
-        for path, port in (("direct", broker.port), ("forward-only", bare.port),
-                           ("relay", relay.port)):
+        for path, via in (("direct", None), ("forward-only", bare.routes),
+                          ("relay", relay.routes)):
             transport = messaging.get_rpc_transport(
-                conf, url=broker.url_for("/", port))
+                conf, url=broker.url_for("/", via))
             target = messaging.Target(topic=f"bench-{path}", server="s")
             server = messaging.get_rpc_server(transport, target, [Echo()],
                                               executor="threading")
