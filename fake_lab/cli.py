@@ -278,6 +278,7 @@ def _add_run_options(parser):
              "queue_type": dict(choices=("classic", "mirrored", "quorum")),
              "node_loss": dict(choices=("kill", "drain")),
              "failover_strategy": dict(choices=("round-robin", "shuffle")),
+             "transient_quorum_queue": boolean,
              "container": dict(choices=tuple(containers.CONTAINERS))}
     for axis, (group, option, text) in settings.AXES.items():
         axes.add_argument("--" + axis.replace("_", "-"), dest=axis,

@@ -123,6 +123,11 @@ AXES = {
                    "(rabbit_quorum_queue)"),
     "node_loss": ("lab", "node_loss",
                   "kill or drain: how a 'cluster lose-node' fault loses its node"),
+    "transient_quorum_queue": ("oslo_messaging_rabbit",
+                               "rabbit_transient_quorum_queue",
+                               "true or false: the reply and fanout queues "
+                               "quorum too (with --queue-type quorum), "
+                               "where they are otherwise classic on one node"),
     "failover_strategy": ("oslo_messaging_rabbit", "kombu_failover_strategy",
                           "round-robin or shuffle: the next node a client "
                           "tries when its node is lost"),

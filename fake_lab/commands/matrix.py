@@ -64,6 +64,7 @@ CHOICES = {"executor": ("eventlet", "threading"),
            "uwsgi_fork_hooks": ("true", "false"),
            "db_pair": ("true", "false"),
            "db_replication": ("async", "sync"),
+           "transient_quorum_queue": ("true", "false"),
            "retry": ("off", "key", "no-key"),
            "deps": pyenvs.DEPS}
 DEFAULT_AXES = {"container": ["uwsgi", "mod_wsgi", "eventlet-wsgi"],
