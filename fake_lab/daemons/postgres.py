@@ -6,7 +6,10 @@ Both nodes live in the run directory (``<run>/db/primary``,
 passwords (scram-sha-256) of random roles made for the run: a superuser the
 lab keeps for itself (control queries, replication) and the services' own
 role, owner of the ``fake_lab`` database. Nodes are named by the role they
-start in: after a failover the ``replica`` node is the primary.
+start in: after a failover the ``replica`` node is the primary, and after a
+rejoin the ``primary`` node is its standby. Each node keeps its port for the
+whole run, so the services' URL (both ports) stays right through every
+failover and rejoin.
 
 PostgreSQL refuses to run as root: when the lab is root, the servers,
 initdb and pg_basebackup run as the ``postgres`` user Debian's package
@@ -22,13 +25,21 @@ then acknowledges commits the replica has not received. ``sync`` makes the
 primary wait for the replica (``synchronous_standby_names`` naming it,
 ``synchronous_commit = on``) once it streams.
 
+The seed's "turn the original master to new slave" is ``rejoin()``: after a
+failover, the old primary is rewound (pg_rewind, against the node that took
+over) to where the two diverged, made a standby (standby.signal,
+primary_conninfo) of the new primary through a relay of its own in front of
+it, and started; the pair then has a writer and a standby again, so a second
+failover (the standby promoted in turn) works as the first did.
+
 The services reach the database through one URL naming both nodes, with
 libpq's ``target_session_attrs=read-write``: a new connection goes to
 whichever node accepts writes, so clients follow a promotion without being
 told (their open connections still break).
 
 Lifecycle: ``check_installed()``, ``start()``, ``url``, ``ports``, the
-faults ``kill_primary(lag)`` and ``switchover()``, ``serving()``,
+faults ``kill_primary(lag)``, ``switchover()`` and, after either,
+``rejoin()`` (as often as they alternate), ``serving()``,
 ``stop()`` (safe at any point, also from another thread while ``start()``
 runs: what start() would spawn afterwards is refused).
 """
@@ -37,6 +48,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import re
 import secrets
 import signal
 import subprocess
@@ -50,9 +62,9 @@ from fake_lab.errors import DaemonFailed, LabError, MissingComponent, UsageError
 HOST = "127.0.0.1"
 DIR_ENV = "FAKE_LAB_POSTGRES_DIR"
 BIN_DIRS = "/usr/lib/postgresql/*/bin"
-BINARIES = ("initdb", "postgres", "pg_basebackup", "pg_controldata")
+BINARIES = ("initdb", "postgres", "pg_basebackup", "pg_controldata", "pg_rewind")
 REPLICATION = ("async", "sync")
-STANDBY_NAME = "replica"  # the replica's application_name
+STANDBY_NAME = "replica"  # the replica's application_name (a node's name)
 DATABASE = "fake_lab"
 DRIVER = "psycopg2"
 READY = "database system is ready to accept connections"
@@ -69,6 +81,12 @@ wal_level = replica
 max_wal_senders = 4
 wal_keep_size = 64MB
 hot_standby = on
+# pg_rewind (the rejoin) needs hint-bit changes WAL-logged: wal_log_hints or
+# data checksums. wal_log_hints is the cheaper: a setting, no initdb option,
+# and it costs only a full-page image the first time a page's hint bits
+# change after a checkpoint, which data checksums cost too, besides a
+# checksum computed on every page write and verified on every read.
+wal_log_hints = on
 synchronous_commit = on
 synchronous_standby_names = ''
 # The faults kill processes, never the machine: the page cache survives
@@ -176,10 +194,14 @@ class PostgresPair:
         self.replica = Node(self.workdir, self.log_dir, "replica")
         # Who takes writes now, and who could be promoted.
         self.writer, self.standby = self.primary, self.replica
+        # The replication link's relay (the one in front of the writer), and
+        # every relay launched, by the node it fronts: a rejoin launches one
+        # in front of the new primary, and a later rejoin reuses it.
         self.relay = None
+        self.relays = {}
         self._lock = threading.Lock()
         self._stopping = False
-        self._stalled = False
+        self._stalled = None  # the relay stall() blackholed
 
     # -- installation and start ------------------------------------------
 
@@ -245,9 +267,10 @@ class PostgresPair:
             return {}
         return {"user": account[0], "group": account[1], "extra_groups": []}
 
-    def _tool(self, name, *args, env=None, timeout=60):
-        """Run one of PostgreSQL's programs as the OS user; DaemonFailed
-        with its last lines if it fails."""
+    def _tool(self, name, *args, env=None, timeout=60, stderr=False):
+        """Run one of PostgreSQL's programs as the OS user; its standard
+        output (and error, with ``stderr``: where pg_rewind says what it
+        did); DaemonFailed with its last lines if it fails."""
         argv = [os.path.join(self.bin_dir, name), *args]
         try:
             out = subprocess.run(argv, capture_output=True, text=True,
@@ -262,7 +285,9 @@ class PostgresPair:
         with open(os.path.join(self.log_dir, "postgres-tools.log"), "a") as log:
             log.write(f"$ {name} {' '.join(a for a in args if 'password' not in a)}\n"
                       f"{out.stdout}{out.stderr}")
-        return out.stdout
+        # A line break between the two: pg_rewind's crash recovery leaves
+        # the single-user backend's prompt ("backend> ") unterminated.
+        return f"{out.stdout}\n{out.stderr}" if stderr else out.stdout
 
     def _private_dir(self, path, account):
         os.makedirs(path, mode=0o700, exist_ok=True)
@@ -337,48 +362,98 @@ class PostgresPair:
                   f"CREATE DATABASE {DATABASE} OWNER {self.user}")
 
         # The replication link goes through a relay, so that it can stall.
-        with self._lock:
-            if self._stopping:
-                raise DaemonFailed("the database was stopped while it was starting")
-            self.relay = relay_mod.RelayDaemon(
-                self.owner, os.path.join(self.log_dir, "postgres-relay.log"),
-                self.primary.port, wire_name="postgres-relay.jsonl", forward_only=True)
-            self.relay.launch(avoid={*avoid, self.primary.port, self.replica.port})
-        self.relay.wait_ready(timeout)
+        self.relay = self._relay_to(self.primary, avoid, timeout)
         self._tool("pg_basebackup", "-D", self.replica.datadir, "-R", "-X", "stream",
                    "-c", "fast", "--no-sync", "-d",
                    f"host={HOST} port={self.relay.port} user={self.admin} "
                    f"application_name={STANDBY_NAME}",
                    env=self._env(PGPASSWORD=self.admin_password))
         # Once promoted, the replica has no standby of its own to wait for.
-        self._spawn(self.replica, "-c", "synchronous_standby_names=")
+        # Said in its postgresql.auto.conf, not with -c on its command line
+        # (which would outrank ALTER SYSTEM): once the old primary has
+        # rejoined, sync replication names it there.
+        self._set_auto_conf(self.replica, synchronous_standby_names="''")
+        self._spawn(self.replica)
         self._wait_line(self.replica, READY_STANDBY, timeout)
         self._wait_sync_state({"async", "sync", "potential", "quorum"}, timeout)
         if self.replication == "sync":
-            self._sql(self.primary, "ALTER SYSTEM SET synchronous_standby_names = "
-                      f"'\"{STANDBY_NAME}\"'", "SELECT pg_reload_conf()")
-            self._wait_sync_state({"sync"}, timeout)
+            self._make_sync(self.primary, self.replica, timeout)
         return self
 
-    def _wait_sync_state(self, wanted, timeout):
-        """Wait until the primary lists the replica as streaming, in one
-        of the ``wanted`` sync states."""
+    def _relay_to(self, node, avoid=(), timeout=60):
+        """The replication relay in front of ``node`` (forward-only: the
+        replication protocol is not AMQP), launched on first use and kept
+        until stop(): the first, in front of the primary, is
+        ``postgres-relay``; one in front of the replica (for a rejoin)
+        ``postgres-relay-to-replica``."""
+        with self._lock:
+            if self._stopping:
+                raise DaemonFailed("the database was stopped while it was starting")
+            relay = self.relays.get(node.name)
+            if relay is None:
+                suffix = "" if node is self.primary else f"-to-{node.name}"
+                relay = relay_mod.RelayDaemon(
+                    self.owner, os.path.join(self.log_dir, f"postgres-relay{suffix}.log"),
+                    node.port, wire_name=f"postgres-relay{suffix}.jsonl",
+                    forward_only=True)
+                taken = {self.primary.port, self.replica.port}
+                for other in self.relays.values():
+                    taken |= {other.port, other.control_port}
+                relay.launch(avoid={*avoid, *taken})
+                self.relays[node.name] = relay
+        relay.wait_ready(timeout)
+        return relay
+
+    def _set_auto_conf(self, node, **settings):
+        """Set ``settings`` (name: value as the file writes it) in the
+        node's postgresql.auto.conf, the file ALTER SYSTEM rewrites and the
+        last one read, replacing any earlier line of the same name: after
+        pg_basebackup -R or pg_rewind it holds the source's settings, its
+        primary_conninfo among them."""
+        path = os.path.join(node.datadir, "postgresql.auto.conf")
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = [line for line in lines
+                if line.split("=", 1)[0].strip() not in settings]
+        kept += [f"{name} = {value}" for name, value in settings.items()]
+        with open(path, "w") as f:
+            f.write("\n".join(kept) + "\n")
+        # The server (the OS user) rewrites it at ALTER SYSTEM.
+        st = os.stat(node.datadir)
+        os.chown(path, st.st_uid, st.st_gid)
+        os.chmod(path, 0o600)
+
+    def _make_sync(self, writer, standby, timeout):
+        """Make ``writer`` wait for ``standby`` at every commit
+        (synchronous_standby_names naming its application_name)."""
+        self._sql(writer, "ALTER SYSTEM SET synchronous_standby_names = "
+                  f"'\"{standby.name}\"'", "SELECT pg_reload_conf()")
+        self._wait_sync_state({"sync"}, timeout, writer, standby)
+
+    def _wait_sync_state(self, wanted, timeout, writer=None, standby=None):
+        """Wait until the writer (the primary at start) lists the standby as
+        streaming, in one of the ``wanted`` sync states."""
+        writer, standby = writer or self.primary, standby or self.replica
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
-            rows = self._sql(self.primary, "SELECT state, sync_state FROM "
+            rows = self._sql(writer, "SELECT state, sync_state FROM "
                              "pg_stat_replication WHERE application_name = "
-                             f"'{STANDBY_NAME}'")
+                             f"'{standby.name}'")
             state = rows[0] if rows else None
             if state and state[0] == "streaming" and state[1] in wanted:
                 return
-            if not self.replica.alive():
+            if not standby.alive():
                 break
             time.sleep(0.1)
-        tail = " | ".join(procs.tail(self.replica.log_path, 3)) or "no output"
-        raise DaemonFailed(f"the replica did not stream ({', '.join(sorted(wanted))}) "
-                           f"within {timeout:.0f} s (primary lists {state}); its "
-                           f"last log lines: {tail}")
+        tail = " | ".join(procs.tail(standby.log_path, 3)) or "no output"
+        raise DaemonFailed(f"the {standby.name} did not stream "
+                           f"({', '.join(sorted(wanted))}) within {timeout:.0f} s "
+                           f"(the {writer.name} lists {state}); its last log lines: "
+                           f"{tail}")
 
     # -- queries -----------------------------------------------------------
 
@@ -424,9 +499,14 @@ class PostgresPair:
 
     @property
     def ports(self):
+        """Every port of the pair: its nodes', and each relay's (the first's
+        as db_relay, one a rejoin launched as db_relay_to_<node>)."""
         ports = {"db_primary": self.primary.port, "db_replica": self.replica.port}
-        if self.relay is not None:
-            ports.update(db_relay=self.relay.port, db_relay_control=self.relay.control_port)
+        for name, relay in list(self.relays.items()):
+            if relay.port is None:
+                continue
+            key = "db_relay" if name == self.primary.name else f"db_relay_to_{name}"
+            ports.update({key: relay.port, f"{key}_control": relay.control_port})
         return ports
 
     def serving(self):
@@ -509,15 +589,15 @@ class PostgresPair:
             time.sleep(0.05)
 
     def stall(self):
-        """Stall the replication link: the relay forwards nothing either
-        way and keeps both sockets open."""
+        """Stall the replication link: the relay in front of the writer
+        forwards nothing either way and keeps both sockets open."""
         self.relay.fault("blackhole")
-        self._stalled = True
+        self._stalled = self.relay
 
     def unstall(self):
-        if self._stalled and self.relay is not None:
-            self.relay.fault("heal")
-            self._stalled = False
+        stalled, self._stalled = self._stalled, None
+        if stalled is not None:
+            stalled.fault("heal")
 
     def kill_primary(self, lag=0.0):
         """The unplanned failover: stall the replication link for ``lag``
@@ -553,26 +633,140 @@ class PostgresPair:
         done["stopping_at"] = round(time.time(), 6)
         old.stop(grace=timeout)
         done["stopped_at"] = round(time.time(), 6)
-        control = self._tool("pg_controldata", "-D", old.datadir)
-        fields = dict(line.split(":", 1) for line in control.splitlines() if ":" in line)
-        checkpoint = fields.get("Latest checkpoint location", "").strip()
+        fields = self._controldata(old)
+        checkpoint = fields.get("Latest checkpoint location", "")
         received = self._sql(new, "SELECT pg_last_wal_receive_lsn()")[0][0]
-        done.update(old_state=fields.get("Database cluster state", "").strip(),
+        done.update(old_state=fields.get("Database cluster state", ""),
                     shutdown_checkpoint_lsn=checkpoint,
                     replica_received_lsn=str(received),
                     caught_up=bool(checkpoint) and lsn(str(received)) > lsn(checkpoint))
         done.update(self._promote(new))
         return done
 
+    def _controldata(self, node):
+        """pg_controldata's fields of a stopped node: {name: value}."""
+        out = self._tool("pg_controldata", "-D", node.datadir)
+        return {k.strip(): v.strip() for k, v in
+                (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+
+    def rejoin(self, timeout=60.0):
+        """The seed's "turn the original master to new slave", after a
+        kill_primary() or a switchover(): rewind the old primary (pg_rewind
+        against the node that took over; nothing to do after a clean
+        switchover), make it a standby of the new primary through the relay
+        in front of it (so that a stall() stalls this link too), start it,
+        wait until it streams; with sync replication, make the new primary
+        wait for it. Returns what was done, with times (epoch seconds),
+        pg_rewind's lines and the WAL positions."""
+        writer, old = self.writer, (self.primary if self.writer is self.replica
+                                    else self.replica)
+        if self.standby is not None:
+            raise LabError(f"nothing to rejoin: the {self.standby.name} is the "
+                           f"{writer.name}'s standby already")
+        if not writer.alive():
+            raise LabError("no PostgreSQL node takes writes")
+        if old.alive():
+            raise LabError(f"the {old.name} still runs: stop it before it rejoins")
+        began = time.time()
+        done = {"rejoined": old.name, "rejoined_port": old.port,
+                "new_primary": writer.name, "new_primary_port": writer.port,
+                "began_at": round(began, 6)}
+        before = self._controldata(old)
+        done.update(old_state=before.get("Database cluster state"),
+                    old_checkpoint_lsn=before.get("Latest checkpoint location"),
+                    old_timeline=_int(before.get("Latest checkpoint's TimeLineID")))
+        # pg_rewind reads the source's timeline from its control file, which
+        # a promotion updates only at its next checkpoint: without this one,
+        # a rewind right after a promotion may find "the same timeline" and
+        # do nothing.
+        self._sql(writer, "CHECKPOINT")
+        position, walfile = self._sql(writer, "SELECT pg_current_wal_lsn(), "
+                                      "pg_walfile_name(pg_current_wal_lsn())")[0]
+        done.update(new_primary_lsn_at_rewind=str(position),
+                    new_primary_timeline=int(walfile[:8], 16))
+        done["rewind_began_at"] = round(time.time(), 6)
+        # Straight to the new primary's port: the rewind is the operator's
+        # copy, not the replication link. A crashed target is first taken
+        # through crash recovery (single-user mode) by pg_rewind itself.
+        out = self._tool("pg_rewind", "--target-pgdata", old.datadir, "--no-sync",
+                         "--source-server", f"host={HOST} port={writer.port} "
+                         f"user={self.admin} dbname=postgres",
+                         env=self._env(PGPASSWORD=self.admin_password),
+                         timeout=max(timeout, 60), stderr=True)
+        done["rewind_ended_at"] = round(time.time(), 6)
+        done.update(rewind_seconds=round(done["rewind_ended_at"]
+                                         - done["rewind_began_at"], 3),
+                    **parse_rewind(out))
+
+        relay = self._relay_to(writer, timeout=timeout)
+        done["via"] = f"relay {HOST}:{relay.port} -> {HOST}:{writer.port}"
+        conninfo = (f"host={HOST} port={relay.port} user={self.admin} "
+                    f"password={self.admin_password} application_name={old.name}")
+        # Its own settings, after whatever pg_rewind copied from the source
+        # (the source's postgresql.auto.conf, with its primary_conninfo and,
+        # with sync, its synchronous_standby_names): promoted later, it has
+        # no standby of its own to wait for.
+        self._set_auto_conf(old, primary_conninfo=f"'{conninfo}'",
+                            synchronous_standby_names="''")
+        signal_file = os.path.join(old.datadir, "standby.signal")
+        open(signal_file, "w").close()
+        st = os.stat(old.datadir)
+        os.chown(signal_file, st.st_uid, st.st_gid)
+        done["started_at"] = round(time.time(), 6)
+        self._spawn(old)
+        self._wait_line(old, READY_STANDBY, timeout)
+        done["ready_at"] = round(time.time(), 6)
+        done.update(self._wait_streaming(writer, old, relay, timeout))
+        streaming = done["streaming_at"]
+        done.update(seconds_to_streaming=round(streaming - began, 3),
+                    start_to_streaming_seconds=round(streaming - done["started_at"], 3))
+        self.writer, self.standby, self.relay = writer, old, relay
+        if self.replication == "sync":
+            self._make_sync(writer, old, timeout)
+            done["synchronous_standby_names"] = f'"{old.name}"'
+        done["in_recovery"] = self._sql(old, "SELECT pg_is_in_recovery()")[0][0]
+        done["pair"] = {"primary": writer.name, "standby": old.name}
+        return done
+
+    def _wait_streaming(self, writer, standby, relay, timeout):
+        """Wait until ``writer`` lists ``standby`` as streaming
+        (pg_stat_replication) and the standby's WAL receiver says so too
+        (pg_stat_wal_receiver, its sender being the relay); both views
+        then, and the moment."""
+        deadline = time.monotonic() + timeout
+        sender = receiver = None
+        while time.monotonic() < deadline:
+            rows = self._sql(writer, "SELECT state, sync_state, sent_lsn::text, "
+                             "replay_lsn::text FROM pg_stat_replication WHERE "
+                             f"application_name = '{standby.name}'")
+            sender = dict(zip(("state", "sync_state", "sent_lsn", "replay_lsn"),
+                              rows[0])) if rows else None
+            rows = self._sql(standby, "SELECT status, sender_port, received_tli, "
+                             "flushed_lsn::text FROM pg_stat_wal_receiver")
+            receiver = dict(zip(("status", "sender_port", "received_tli",
+                                 "flushed_lsn"), rows[0])) if rows else None
+            if (sender and sender["state"] == "streaming"
+                    and receiver and receiver["status"] == "streaming"):
+                return {"streaming_at": round(time.time(), 6),
+                        "new_primary_sees": sender, "rejoined_receiver": receiver,
+                        "through_relay": receiver["sender_port"] == relay.port}
+            if not standby.alive():
+                break
+            time.sleep(0.05)
+        tail = " | ".join(procs.tail(standby.log_path, 3)) or "no output"
+        raise DaemonFailed(f"the {standby.name} did not stream from the {writer.name} "
+                           f"within {timeout:.0f} s (the {writer.name} lists {sender}, "
+                           f"its WAL receiver {receiver}); its last log lines: {tail}")
+
     # -- stop ----------------------------------------------------------------
 
     def stop(self, grace=10.0):
-        """Stop the relay and both nodes (in parallel); idempotent."""
+        """Stop the relays and both nodes (in parallel); idempotent."""
         started = time.monotonic()
         with self._lock:
             self._stopping = True
-            relay = self.relay
-        if relay is not None:
+            relays = list(self.relays.values())
+        for relay in relays:
             relay.stop()
         threads = [threading.Thread(target=n.stop, args=(grace,))
                    for n in (self.primary, self.replica)]
@@ -581,6 +775,32 @@ class PostgresPair:
         for t in threads:
             t.join()
         return time.monotonic() - started
+
+
+_DIVERGED = re.compile(r"servers diverged at WAL location (\S+) on timeline (\d+)")
+_CHECKPOINT = re.compile(r"rewinding from last common checkpoint at (\S+) on timeline (\d+)")
+
+
+def _int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_rewind(output):
+    """What pg_rewind said: its lines, whether it rewound anything, where
+    the servers diverged and the checkpoint it rewound from."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    found = {"rewind_output": lines[-40:],
+             "rewound": not any("no rewind required" in line for line in lines)}
+    for pattern, lsn_key, tli_key in (
+            (_DIVERGED, "diverged_lsn", "diverged_timeline"),
+            (_CHECKPOINT, "rewound_from_checkpoint_lsn", "rewound_from_timeline")):
+        m = next((m for m in map(pattern.search, lines) if m), None)
+        if m:
+            found.update({lsn_key: m.group(1), tli_key: int(m.group(2))})
+    return found
 
 
 def pair_for(run, settings, pyenv=None):
@@ -609,4 +829,20 @@ def fault(lab, verb, options):
         return pair.kill_primary(lag=options.get("lag", 0))
     if verb == "switchover":
         return pair.switchover()
+    if verb == "rejoin":
+        try:
+            return pair.rejoin()
+        finally:
+            _record_ports(lab, pair)
     raise LabError(f"unknown db fault {verb!r}")
+
+
+def _record_ports(lab, pair):
+    """Add a relay the rejoin launched to the run's ports.json (written at
+    start), so that the soak's leftover check looks at its ports too."""
+    run = getattr(lab, "run", None)
+    if run is None:
+        return
+    ports = run.read_json("ports.json") or {}
+    if not set(pair.ports.items()) <= set(ports.items()):
+        run.write_json("ports.json", {**ports, **pair.ports})

@@ -162,6 +162,7 @@ class Connection:
                         "s2c": FrameReader()}
         self.writers = {}
         self.name = None
+        self.upstream = None  # the broker port it is relayed to
         self.blackholed = False
         self.ended = False
         self.forwarded = {"c2s": 0, "s2c": 0}
@@ -309,8 +310,13 @@ class _Side(asyncio.Protocol):
         elif not peer.is_closing():
             peer.write(data)
 
+    def _broker_ended(self):
+        if self.side == "server":
+            self.relay.upstream_lost(self.conn.upstream)
+
     def eof_received(self):
         self.conn.end("fin", self.side)
+        self._broker_ended()
         if self.conn.blackholed:
             return True  # a dropped flow carries no FIN either
         peer = self.peer.transport
@@ -319,6 +325,8 @@ class _Side(asyncio.Protocol):
         return True  # half-open: the other way may still carry bytes
 
     def connection_lost(self, exc):
+        if exc is not None:  # a reset, not the relay's own close
+            self._broker_ended()
         if self.conn.blackholed and not self.relay.stopping:
             # A dropped flow carries no RST or FIN either: the other side's
             # socket stays open, and silent.
@@ -362,6 +370,7 @@ class Relay:
         self.conns = {}
         self.latency = 0.0
         self.stopping = False
+        self.probing = set()  # upstream ports being looked at (upstream_lost)
 
     async def serve(self, wait_upstream=60.0):
         # Listen only once the broker answers: the services wait for this
@@ -380,15 +389,11 @@ class Relay:
                         return 1
                     await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
-        self.servers = []
+        # {listen port: (listening socket, its accept task)} of the routes
+        # whose broker answers; a route whose broker is gone is closed.
+        self.listening = {}
         for listen_port, upstream_port in self.routes:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((HOST, listen_port))
-            listener.listen(128)
-            listener.setblocking(False)
-            self.servers.append(loop.create_task(
-                self._accept_loop(listener, upstream_port)))
+            self._listen(listen_port, upstream_port)
         self.control = await asyncio.start_server(self._control, HOST,
                                                   self.control_port)
         # The first route's ports at the top level, as a single node's run
@@ -409,6 +414,62 @@ class Relay:
         self.wire.record("relay-stop")
         return 0
 
+    def _listen(self, listen_port, upstream_port):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, listen_port))
+        listener.listen(128)
+        listener.setblocking(False)
+        task = asyncio.get_running_loop().create_task(
+            self._accept_loop(listener, upstream_port))
+        self.listening[listen_port] = (listener, task)
+
+    # A broker node that is down refuses connections; through a relay that
+    # kept listening, a client would instead see its connection accepted
+    # and then reset, and a driver may handle that otherwise (which node it
+    # tries next, how soon). So the relay refuses too: when the broker
+    # refuses the relay, or ends its connections, the route stops listening
+    # until the broker's port answers again (a restart on the same port).
+
+    def upstream_lost(self, upstream_port):
+        """An upstream connection failed or ended from the broker's side:
+        look whether the broker is gone (a task; never blocks the loop)."""
+        if upstream_port not in self.probing and not self.stopping:
+            self.probing.add(upstream_port)
+            asyncio.get_running_loop().create_task(self._probe(upstream_port))
+
+    async def _probe(self, upstream_port):
+        listen_port = next(lp for lp, up in self.routes if up == upstream_port)
+        try:
+            if await self._answers(upstream_port):
+                return
+            entry = self.listening.pop(listen_port, None)
+            if entry is not None:
+                listener, task = entry
+                task.cancel()
+                listener.close()
+                self.wire.record("route-down", listen=listen_port,
+                                 upstream=upstream_port)
+            while not self.stopping and not await self._answers(upstream_port):
+                await asyncio.sleep(0.05)
+            while not self.stopping and listen_port not in self.listening:
+                try:
+                    self._listen(listen_port, upstream_port)
+                    self.wire.record("route-up", listen=listen_port,
+                                     upstream=upstream_port)
+                except OSError:
+                    await asyncio.sleep(0.05)  # the port is not free yet
+        finally:
+            self.probing.discard(upstream_port)
+
+    async def _answers(self, upstream_port):
+        try:
+            _, probe = await asyncio.open_connection(HOST, upstream_port)
+        except OSError:
+            return False
+        probe.close()
+        return True
+
     async def _accept_loop(self, listener, upstream_port):
         loop = asyncio.get_running_loop()
         while True:
@@ -420,6 +481,7 @@ class Relay:
         """Relay one accepted client socket to a new upstream connection."""
         loop = asyncio.get_running_loop()
         conn = Connection(next(self.ids), self.wire, client_sock.getpeername())
+        conn.upstream = upstream_port
         client, upstream = _Side(self, conn, "c2s"), _Side(self, conn, "s2c")
         client.peer, upstream.peer = upstream, client
         # The client's side first, not reading until the broker's side is
@@ -432,7 +494,8 @@ class Relay:
         except OSError as exc:
             conn.record("accept", client=conn.client, upstream=upstream_port,
                         upstream_error=str(exc))
-            _rst(client.transport)  # as the broker's refusal would look
+            _rst(client.transport)  # the closest a taken connection gets
+            self.upstream_lost(upstream_port)
             return
         conn.writers = {"c2s": up_transport, "s2c": client.transport}
         conn.record("accept", client=conn.client, upstream=upstream_port,

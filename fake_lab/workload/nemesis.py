@@ -91,6 +91,13 @@ FAULTS = {(f.target, f.verb): f for f in [
           "until the replica has replayed everything, stop the primary "
           "cleanly (fast shutdown), check the replica received its shutdown "
           "checkpoint, promote the replica"),
+    Fault("db", "rejoin", "after a kill-primary or switchover, turn the old "
+          "primary into a standby of the promoted node (the seed's \"turn the "
+          "original master to new slave\"): pg_rewind it against the new "
+          "primary (nothing to rewind after a clean switchover), "
+          "standby.signal and primary_conninfo through a replication relay "
+          "in front of the new primary, start it, wait until it streams; a "
+          "second kill-primary or switchover then promotes it again"),
     Fault("api", "kill", "unplanned failover of the API pair ([api] pair): "
           "SIGKILL every process of the active API's container at once; "
           "HAProxy's health checks mark it DOWN and send the VIP's requests "

@@ -245,7 +245,8 @@ def test_missing_postgresql_is_exit_3(lab, monkeypatch):
     proc = lab.run("run", "db-failover", timeout=120)
     assert proc.returncode == EXIT_MISSING, proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "fake-lab: initdb, postgres, pg_basebackup, pg_controldata not found in "
+        "fake-lab: initdb, postgres, pg_basebackup, pg_controldata, pg_rewind not "
+        "found in "
         f"{os.path.join(lab.runs_dir, 'nowhere')}"]
 
 

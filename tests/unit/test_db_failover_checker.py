@@ -249,3 +249,192 @@ def test_with_retry_off_the_claim_and_counts_are_as_before(tmp_path):
     assert verdict["verdict"] == NOT_REPRODUCED
     assert "retried" not in verdict["details"]
     assert verdict["evidence"][0].startswith("claim: with sync replication and no retry,")
+
+
+# -- a cycle: kill-primary, rejoin, kill-primary again (db-failover-cycle) ------
+
+REJOIN = {"op": "fault", "target": "db", "verb": "rejoin"}
+REWIND = ["pg_rewind: executing \"/usr/lib/postgresql/15/bin/postgres\" for target "
+          "server to complete crash recovery",
+          "2026-11-24 10:00:00.000 UTC [4242] LOG:  database system was interrupted",
+          "pg_rewind: servers diverged at WAL location 0/304B9D8 on timeline 1",
+          "pg_rewind: rewinding from last common checkpoint at 0/2000060 on timeline 1",
+          "pg_rewind: Done!"]
+CYCLE_TIMES = [5.0, 7.5, 8.0, 9.5, 10.5, 12.0, 15.0, 16.0, 17.5, 18.0, 19.5, 20.5]
+
+
+def _kill(fr, at, old, new, stalled=True):
+    fr.ids += 1
+    fr._rec(at, type="invoke", id=fr.ids, f="fault", process="nemesis",
+            value={"target": "db", "verb": "kill-primary", "lag": 2.0})
+    fr._rec(at + 2.2, type="ok", id=fr.ids, f="fault", process="nemesis", value={
+        "target": "db", "verb": "kill-primary", "lag": 2.0,
+        **({"stalled_at": runs.T0 + at} if stalled else {}),
+        "killed_at": runs.T0 + at + 2.0, "primary_lsn": "0/3058CC8",
+        "replica_received_lsn": "0/304B9D8", "behind_bytes": 54000,
+        "old_primary": old, "old_primary_pids": [11, 12], "promoted": new,
+        "promoted_at": runs.T0 + at + 2.2, "promote_seconds": 0.2,
+        "replayed_lsn_at_promotion": "0/304B9D8", "in_recovery_after": False,
+        "clients": "multi-host URL, target_session_attrs=read-write"})
+
+
+def cycle_run(tmp_path, vanished=(), rolled_back=(), rejoin="ok", second="primary",
+              read_from="primary", second_lagging=True, rewound=True,
+              replication="async"):
+    """Twelve boots (CYCLE_TIMES, each accepted 0.1 s later); the link
+    stalls at t=7, the primary is killed at 9 and the replica promoted at
+    9.2; the primary rejoins from t=12.5 to 14 (streaming at 13.8); the
+    link stalls at 17, the replica is killed at 19 and ``second`` promoted
+    at 19.2. ``second_lagging``: boots 8 and 9 (t=17.5, 18) are sent
+    during the second stall, else at 21.5 and 22."""
+    fr = runs.FakeRun(tmp_path)
+    fr.config.update(scenario="db-failover-cycle",
+                     checker={"name": "db-failover", "options": {}},
+                     workload=[{"op": "boot", "name": "b", "count": 12},
+                               FAULT, REJOIN, FAULT])
+    fr.config["options"]["postgres"] = {"pair": True, "replication": replication}
+    times = list(CYCLE_TIMES)
+    if not second_lagging:
+        times[8:10] = [21.5, 22.0]
+    instances, tasks, compute = {}, {}, []
+    for n, t in enumerate(times):
+        uuid, task = f"00000000-0000-4000-8000-0000000000{n:02d}", f"task-{n}"
+        fr.op("boot", f"b-{n + 1}", t, t + 0.1, "ok", status=202, latency=0.1,
+              request_id=f"req-{n}", server_id=uuid, task_id=task)
+        compute.append(f"{runs.client_stamp(t + 0.3)} fake-compute-1[4242] INFO "
+                       f"fake_compute.manager [req-{n}] instance {uuid} ACTIVE on "
+                       "fake-compute-1")
+        if n in vanished:
+            continue
+        back = n in rolled_back
+        instances[uuid] = {"uuid": uuid, "status": "BUILD" if back else "ACTIVE",
+                           "task_state": "spawning" if back else None,
+                           "host": "fake-compute-1", "fault": None}
+        tasks[task] = {"id": task, "status": "in-progress" if back else "completed",
+                       "reason": None}
+    _kill(fr, 7.0, "primary", "replica")
+    fr.ids += 1
+    fr._rec(12.5, type="invoke", id=fr.ids, f="fault", process="nemesis",
+            value={"target": "db", "verb": "rejoin"})
+    fr._rec(14.0, type=rejoin, id=fr.ids, f="fault", process="nemesis", value={
+        "target": "db", "verb": "rejoin", "rejoined": "primary", "new_primary": "replica",
+        "old_state": "in production", "old_checkpoint_lsn": "0/2000060",
+        "old_timeline": 1, "new_primary_timeline": 2,
+        "new_primary_lsn_at_rewind": "0/3100000", "rewind_seconds": 0.6,
+        "rewound": rewound, "diverged_lsn": "0/304B9D8", "diverged_timeline": 1,
+        "rewind_output": REWIND if rewound else ["pg_rewind: source and target "
+                                                 "cluster are on the same timeline",
+                                                 "pg_rewind: no rewind required"],
+        "via": "relay 127.0.0.1:5004 -> 127.0.0.1:5002",
+        "started_at": runs.T0 + 13.2, "ready_at": runs.T0 + 13.6,
+        "streaming_at": runs.T0 + 13.8, "seconds_to_streaming": 1.3,
+        "start_to_streaming_seconds": 0.6, "through_relay": True,
+        "new_primary_sees": {"state": "streaming", "sync_state": "async",
+                             "sent_lsn": "0/3100100", "replay_lsn": "0/3100100"},
+        "rejoined_receiver": {"status": "streaming", "sender_port": 5004,
+                              "received_tli": 2, "flushed_lsn": "0/3100100"},
+        "in_recovery": True} if rejoin == "ok" else {
+        "target": "db", "verb": "rejoin",
+        "error": "DaemonFailed: pg_rewind failed (exit 1): could not connect"})
+    if rejoin == "ok":
+        _kill(fr, 17.0, "replica", second)
+    fr._rec(24.0, type="event", f="settled", process="runner",
+            value={"in_progress": len(rolled_back), "seconds": 1.0})
+    fr.final_state = {"instances": instances, "tasks": tasks,
+                      "builds": {u: 1 for u in instances},
+                      "database": {"node": read_from, "port": 5001,
+                                   "in_recovery": False, "timeline": 3}}
+    fr.compute = compute
+    return fr
+
+
+def test_a_loss_at_each_failover_of_the_cycle_is_reproduced(tmp_path):
+    # Boot 2 (accepted at 8.1, in the first stall) and boot 8 (17.6, in the
+    # second): each lost by the failover whose promotion came next.
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8],
+                                                rolled_back=[9])))
+    assert verdict["verdict"] == REPRODUCED
+    assert verdict["evidence"][0] == (
+        "claim: with async replication and no retry, an unplanned DB failover loses "
+        "committed boots, at each of its 2 failovers (the old primary rejoining as "
+        "the promoted node's standby in between)")
+    d = verdict["details"]
+    assert (d["vanished"], d["rolled_back"]) == (2, 1)
+    first, second = d["failovers"]
+    assert (first["promoted"], second["promoted"]) == ("replica", "primary")
+    assert first["vanished_request_ids"] == ["req-2"] and first["lost"] == 1
+    assert second["vanished_request_ids"] == ["req-8"]
+    assert second["rolled_back_request_ids"] == ["req-9"] and second["lost"] == 2
+    assert first["in_flight_while_lagging"] == second["in_flight_while_lagging"] == 2
+    assert d["rejoins"][0]["rewound"] and d["rejoins"][0]["seconds_to_streaming"] == 1.3
+    evidence = "\n".join(verdict["evidence"])
+    assert "the replica's WAL was at 0/3058CC8 and the primary had received" in evidence
+    assert ("pg_rewind said: pg_rewind: executing" in evidence
+            and "pg_rewind: servers diverged at WAL location 0/304B9D8 on timeline 1 | "
+            "pg_rewind: rewinding from last common checkpoint" in evidence)
+    assert "LOG:  database system was interrupted" not in evidence
+    assert "the two diverged at 0/304B9D8 on timeline 1" in evidence
+    assert "streaming at t=+13.80s (1.3 s after the rejoin began" in evidence
+    assert "from port 5004 on timeline 2" in evidence
+    assert "vanished: req-8 (server 00000000-0000-4000-8000-000000000008" in evidence
+    assert "while the replica lagged; failover 2)" in evidence
+    assert verdict["evidence"][-1] == (
+        "at each failover: failover 1: 1 committed boot(s) lost (1 vanished, 0 rolled "
+        "back); failover 2: 2 committed boot(s) lost (1 vanished, 1 rolled back)")
+
+
+def test_a_cycle_whose_second_failover_loses_nothing_is_not_reproduced(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2])))
+    assert verdict["verdict"] == NOT_REPRODUCED
+    assert verdict["evidence"][-1].startswith(
+        "not at each failover: failover 2 lost none of the boots in flight")
+
+
+def test_a_cycle_that_loses_nothing_is_not_reproduced(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, replication="sync",
+                                                rewound=False)))
+    assert verdict["verdict"] == NOT_REPRODUCED
+    assert verdict["evidence"][0].startswith("claim: with sync replication")
+    assert "no rewind required (it had nothing the replica lacks)" in "\n".join(
+        verdict["evidence"])
+    assert verdict["evidence"][-1].startswith("no failover lost a committed boot")
+
+
+def test_a_second_failover_with_nothing_in_flight_is_unknown(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2],
+                                                second_lagging=False)))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1].startswith(
+        "failover 2: no boot was in flight while the replica lagged")
+
+
+def test_a_rejoin_that_could_not_act_is_unknown(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2], rejoin="info")))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1] == (
+        "the workload's DB faults did not all happen: fault db rejoin did not: "
+        "DaemonFailed: pg_rewind failed (exit 1): could not connect")
+
+
+def test_a_second_failover_that_promotes_another_node_is_unknown(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8],
+                                                second="replica", read_from="replica")))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1] == ("the failover after the rejoin promoted the "
+                                       "replica, not the rejoined primary")
+
+
+def test_a_cycle_read_from_the_first_promoted_node_is_unknown(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8],
+                                                read_from="replica")))
+    assert verdict["verdict"] == UNKNOWN
+    assert "not read from the node promoted last (primary)" in verdict["evidence"][-1]
+
+
+def test_a_loss_after_the_last_failover_is_unknown(tmp_path):
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8, 11])))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1] == ("1 committed boot(s) lost after the last "
+                                       "failover's promotion: no failover explains them")
+    assert "failover's promotion" in verdict["evidence"][-1]
+    assert "; after the last failover)" in "\n".join(verdict["evidence"])

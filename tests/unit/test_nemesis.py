@@ -22,6 +22,7 @@ def scenario(*steps):
     ({"op": "fault", "target": "relay", "verb": "latency"}, "needs ms"),
     ({"op": "fault", "target": "broker", "verb": "kill", "signal": 9}, "no option 'signal'"),
     ({"op": "stop-service"}, "needs service"),
+    ({"op": "fault", "target": "db", "verb": "rejoin", "lag": 2}, "no option 'lag'"),
 ])
 def test_a_bad_fault_is_refused_before_anything_starts(step, needle):
     with pytest.raises(UsageError, match=needle):
