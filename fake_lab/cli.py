@@ -3,11 +3,26 @@
 The exit codes are in fake_lab/errors.py (MEANINGS), printed by --help.
 """
 
-import argparse
 import os
 import signal
 import sys
-import warnings
+
+
+# A Ctrl-C (or a soak's SIGINT) while the modules below load, before main()
+# can catch it: nothing has started yet, so one line and 130
+# (errors.EXIT_INTERRUPTED), not a traceback. A SIGINT that arrives ignored
+# (a background job) stays ignored.
+def _interrupted_while_loading(signum, frame):
+    print("fake-lab: interrupted", file=sys.stderr)
+    os._exit(130)
+
+
+_sigint_before = signal.getsignal(signal.SIGINT)
+if _sigint_before is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+import argparse  # noqa: E402
+import warnings  # noqa: E402
 
 # eventlet warns about its own deprecation on import; the lab knows.
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
@@ -25,6 +40,8 @@ from fake_lab.rundir import RunDir
 from fake_lab.workload import nemesis
 from fake_lab.workload.generator import FAULT_OPS
 from fake_service import conf as lab_conf
+
+signal.signal(signal.SIGINT, _sigint_before)
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {code:<4}{text}" for code, text in errors.MEANINGS)

@@ -99,3 +99,24 @@ def test_a_matrix_without_evidence_never_exits_0(capsys, monkeypatch, statuses, 
 
     monkeypatch.setattr(matrix, "Matrix", FakeMatrix)
     assert cli.main(["matrix"]) == code
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line_and_130():
+    # The modules take about 0.3 s to load, before main() can catch a
+    # KeyboardInterrupt; a soak's chaos or a user may interrupt then.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for delay in (0.05, 0.15):
+        proc = subprocess.Popen([sys.executable, "-m", "fake_lab.cli", "list"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+        assert "Traceback" not in err, err
+        assert proc.returncode in (0, 130), (proc.returncode, err)
+        if proc.returncode == 130:
+            assert err == "fake-lab: interrupted\n"
