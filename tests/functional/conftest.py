@@ -175,6 +175,37 @@ class Lab:
         return left
 
 
+def read_json(run_dir, name):
+    """One of a run directory's JSON files."""
+    with open(os.path.join(run_dir, name)) as f:
+        return json.load(f)
+
+
+def assert_nothing_left(run_dir, ports=None, named=()):
+    """No process of the run (by owner mark and tree, or working in the run
+    directory, as PostgreSQL's servers do) and none of its ``ports``
+    (default: its ports.json, which must name ``named``) listening."""
+    from fake_lab.commands import soak
+
+    deadline = time.monotonic() + 15
+    while True:
+        left = procs.processes_under(run_dir) + soak._working_in(run_dir)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert left == []
+    if ports is None:
+        ports = read_json(run_dir, "ports.json")
+    assert set(named) <= set(ports)
+    assert set(ports.values()) & soak._listening_ports() == set()
+
+
+def read_history(run_dir):
+    """A run's history.jsonl, as records."""
+    with open(os.path.join(run_dir, "history.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 @contextlib.contextmanager
 def started_lab(tmp_path, scenario, overrides=None):
     """A Lab started in this process from a scenario's configuration,

@@ -7,7 +7,6 @@ history and the database, never from the scenario's expectation. Whatever
 happens, including a Ctrl-C in the middle of the fault, no HAProxy, API
 container, service or port of the run is left."""
 
-import json
 import os
 import signal
 import time
@@ -15,11 +14,10 @@ import time
 import pytest
 
 from fake_lab.checkers import concurrency, haproxy_log
-from fake_lab.commands import soak
 from fake_lab.daemons import haproxy, procs
 from fake_lab.errors import EXIT_INTERRUPTED, EXIT_MISSING
 from fake_lab.rundir import RunDir
-from tests.functional.conftest import Output
+from tests.functional.conftest import Output, assert_nothing_left, read_history, read_json
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,16 +27,6 @@ def haproxy_installed():
         if os.environ.get("FAKE_LAB_REQUIRE_ALL") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-
-
-def _read(run_dir, name):
-    with open(os.path.join(run_dir, name)) as f:
-        return json.load(f)
-
-
-def _history(run_dir):
-    with open(os.path.join(run_dir, "history.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _boots(records):
@@ -72,8 +60,8 @@ def _tally(run_dir):
     """Counts from the history and the final database alone: boots
     unanswered (info), and accepted boots not ACTIVE with their task
     completed."""
-    state = _read(run_dir, "final-state.json")
-    boots = _boots(_history(run_dir))
+    state = read_json(run_dir, "final-state.json")
+    boots = _boots(read_history(run_dir))
     info = sorted(i["value"]["name"] for i, d in boots if d is None or d["type"] == "info")
     accepted = [d["value"] for _, d in boots if d and d["type"] == "ok"]
     not_active = sorted(v["request_id"] for v in accepted
@@ -88,26 +76,11 @@ def _tally(run_dir):
             "not_active": not_active, "duplicated": twice}
 
 
-def assert_nothing_left(run_dir):
-    """No process of the run (HAProxy, both API containers, the services,
-    the broker) and none of its ports listening."""
-    deadline = time.monotonic() + 15
-    while True:
-        left = procs.processes_under(run_dir) + soak._working_in(run_dir)
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert left == []
-    ports = _read(run_dir, "ports.json")
-    assert {"api", "api_standby", "vip"} <= set(ports)
-    assert set(ports.values()) & soak._listening_ports() == set()
-
-
 def test_a_killed_active_api_fails_over_to_the_standby(lab):
     proc = lab.run("run", "api-failover", timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records = _history(run_dir)
+    records = read_history(run_dir)
     fault = _fault(records)
     assert fault["type"] == "ok", fault
     v = fault["value"]
@@ -138,14 +111,14 @@ def test_a_killed_active_api_fails_over_to_the_standby(lab):
     cost = len(counted["info"]) + len(counted["not_active"]) + len(counted["duplicated"])
     assert details["cost"] == cost
     assert lab.result()["verdict"] == ("reproduced" if cost else "not-reproduced")
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"api", "api_standby", "vip"})
 
 
 def test_a_switchover_drains_the_active_api_before_stopping_it(lab):
     proc = lab.run("run", "api-switchover", timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records = _history(run_dir)
+    records = read_history(run_dir)
     fault = _fault(records)
     assert fault["type"] == "ok", fault
     v = fault["value"]
@@ -169,7 +142,7 @@ def test_a_switchover_drains_the_active_api_before_stopping_it(lab):
     assert details["accepted"] == counted["accepted"]
     cost = len(counted["info"]) + len(counted["not_active"]) + len(counted["duplicated"])
     assert details["cost"] == cost
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"api", "api_standby", "vip"})
 
 
 def test_the_same_boots_without_a_fault_stay_on_the_active_api(lab):
@@ -179,13 +152,13 @@ def test_the_same_boots_without_a_fault_stay_on_the_active_api(lab):
     changes, served = _haproxy(run_dir)
     # HAProxy starts beside the containers: a check before one listened may
     # be logged, but nothing may change once the boots are under way.
-    first = _boots(_history(run_dir))[0][0]["time"]
+    first = _boots(read_history(run_dir))[0][0]["time"]
     assert [c for c in changes if c["time"] >= first and c["state"] != "UP"] == []
     assert {r["server"] for r in served if r["path"] == "/v2.1/servers"} == {"active"}
     counted = _tally(run_dir)
     assert counted["accepted"] == counted["boots"] == 43
     assert counted["info"] == counted["not_active"] == counted["duplicated"] == []
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"api", "api_standby", "vip"})
 
 
 def test_ctrl_c_in_the_middle_of_the_switchover_leaves_nothing(lab):
@@ -209,9 +182,9 @@ def test_ctrl_c_in_the_middle_of_the_switchover_leaves_nothing(lab):
     proc.send_signal(signal.SIGINT)
     _, err = out.finish(timeout=120)
     assert proc.returncode == EXIT_INTERRUPTED, err
-    result = _read(run_dir, "result.json")
+    result = read_json(run_dir, "result.json")
     assert result["verdict"] == "unknown" and "interrupted" in result["reason"]
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"api", "api_standby", "vip"})
 
 
 def test_missing_haproxy_is_exit_3(lab, monkeypatch):

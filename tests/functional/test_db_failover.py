@@ -23,7 +23,15 @@ from fake_lab import lab as lab_mod
 from fake_lab.commands import soak
 from fake_lab.daemons import postgres, procs
 from fake_lab.errors import EXIT_INTERRUPTED, EXIT_MISSING, EXIT_USAGE
-from tests.functional.conftest import LAB, REPO, Output, started_lab
+from tests.functional.conftest import (
+    LAB,
+    REPO,
+    Output,
+    assert_nothing_left,
+    read_history,
+    read_json,
+    started_lab,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,16 +50,6 @@ def postgres_installed():
         pytest.skip(reason)
 
 
-def _read(run_dir, name):
-    with open(os.path.join(run_dir, name)) as f:
-        return json.load(f)
-
-
-def _history(run_dir):
-    with open(os.path.join(run_dir, "history.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _accepted(records):
     """{server uuid: request id} of the boots the API accepted (202)."""
     return {r["value"]["server_id"]: r["value"]["request_id"] for r in records
@@ -64,26 +62,11 @@ def _fault(records):
     return done[0]
 
 
-def assert_nothing_left(run_dir):
-    """No process of the run (by owner mark and tree, or working in the
-    run directory, as PostgreSQL's servers do) and none of its ports open."""
-    deadline = time.monotonic() + 15
-    while True:
-        left = procs.processes_under(run_dir) + soak._working_in(run_dir)
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert left == []
-    ports = _read(run_dir, "ports.json")
-    assert {"db_primary", "db_replica", "db_relay"} <= set(ports)
-    assert set(ports.values()) & soak._listening_ports() == set()
-
-
 def test_async_failover_loses_committed_boots(lab):
     proc = lab.run("run", "db-failover", "--expect", "reproduced", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    records, state = read_history(run_dir), read_json(run_dir, "final-state.json")
     fault = _fault(records)
     assert fault["type"] == "ok" and fault["value"]["promoted"] == "replica"
     assert fault["value"]["in_recovery_after"] is False
@@ -99,7 +82,7 @@ def test_async_failover_loses_committed_boots(lab):
     details = lab.result()["details"]
     assert sorted(details["vanished_request_ids"]) == vanished
     assert details["recovery_seconds"] is not None
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})
 
 
 def test_sync_failover_loses_no_committed_boot(lab):
@@ -107,8 +90,8 @@ def test_sync_failover_loses_no_committed_boot(lab):
                    "--expect", "not-reproduced", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records, state = _history(run_dir), _read(run_dir, "final-state.json")
-    assert _read(run_dir, "config.json")["options"]["postgres"]["replication"] == "sync"
+    records, state = read_history(run_dir), read_json(run_dir, "final-state.json")
+    assert read_json(run_dir, "config.json")["options"]["postgres"]["replication"] == "sync"
     fault = _fault(records)
     assert fault["type"] == "ok" and fault["value"]["promoted"] == "replica"
     assert state["database"] == {**state["database"], "node": "replica",
@@ -120,19 +103,19 @@ def test_sync_failover_loses_no_committed_boot(lab):
     # The premise held: boots were in flight while the replica lagged (they
     # waited for it, and failed at the kill instead of being acknowledged).
     assert details["in_flight_while_lagging"] >= 1
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})
 
 
 def test_the_same_boots_without_the_fault_lose_none(lab):
     proc = lab.run("run", "db-failover", "--control", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    state = _read(run_dir, "final-state.json")
+    state = read_json(run_dir, "final-state.json")
     assert state["database"]["node"] == "primary"
-    accepted = _accepted(_history(run_dir))
+    accepted = _accepted(read_history(run_dir))
     assert len(accepted) == 63
     assert all(state["instances"][u]["status"] == "ACTIVE" for u in accepted)
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})
 
 
 def test_ctrl_c_in_the_middle_of_the_fault_leaves_nothing(lab):
@@ -156,9 +139,9 @@ def test_ctrl_c_in_the_middle_of_the_fault_leaves_nothing(lab):
     proc.send_signal(signal.SIGINT)
     _, err = out.finish(timeout=120)
     assert proc.returncode == EXIT_INTERRUPTED, err
-    result = _read(run_dir, "result.json")
+    result = read_json(run_dir, "result.json")
     assert result["verdict"] == "unknown" and "interrupted" in result["reason"]
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})
 
 
 def test_a_switchover_promotes_the_replica_with_every_commit(lab):
@@ -319,7 +302,7 @@ def test_retry_with_a_key_duplicates_no_boot(lab):
     proc = lab.run("run", "db-failover", "--retry", "key", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    records, state = read_history(run_dir), read_json(run_dir, "final-state.json")
     boots = _boots(records)
     keys = [b["invoke"]["value"]["idempotency_key"] for b in boots.values()]
     assert all(keys) and len(set(keys)) == len(keys) == 63
@@ -339,14 +322,14 @@ def test_retry_with_a_key_duplicates_no_boot(lab):
     assert details["retried"] == sum(len(b["done"]["value"]["attempts"]) > 1
                                      for b in boots.values())
     assert sorted(details["vanished_request_ids"]) == vanished
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})
 
 
 def test_retry_without_a_key_counts_the_duplicates_the_database_has(lab):
     proc = lab.run("run", "db-failover", "--retry", "no-key", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    records, state = read_history(run_dir), read_json(run_dir, "final-state.json")
     boots = _boots(records)
     assert all(b["invoke"]["value"]["idempotency_key"] is None for b in boots.values())
     assert all(r["idempotency_key"] is None for r in state["instances"].values())
@@ -363,4 +346,4 @@ def test_retry_without_a_key_counts_the_duplicates_the_database_has(lab):
     assert sorted(details["duplicated_request_ids"]) == twice
     lost = details["vanished"] + details["rolled_back"]
     assert result["verdict"] == ("reproduced" if lost or twice else "not-reproduced")
-    assert_nothing_left(run_dir)
+    assert_nothing_left(run_dir, named={"db_primary", "db_replica", "db_relay"})

@@ -12,15 +12,10 @@ import os
 import signal
 import time
 
-from fake_lab.commands import soak
-from fake_lab.daemons import postgres, procs
+from fake_lab.daemons import postgres
 from fake_lab.errors import EXIT_INTERRUPTED
-from tests.functional.conftest import Output
-from tests.functional.test_db_failover import (  # noqa: F401 (a fixture)
-    _history,
-    _read,
-    postgres_installed,
-)
+from tests.functional.conftest import Output, assert_nothing_left, read_history, read_json
+from tests.functional.test_db_failover import postgres_installed  # noqa: F401 (a fixture)
 
 
 def _rows(pair, node):
@@ -42,17 +37,6 @@ def _rows(pair, node):
 def _write(engine, statement):
     with engine.begin() as conn:
         conn.exec_driver_sql(statement)
-
-
-def _nothing_left(run_dir, ports):
-    deadline = time.monotonic() + 15
-    while True:
-        left = procs.processes_under(run_dir) + soak._working_in(run_dir)
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert left == []
-    assert set(ports.values()) & soak._listening_ports() == set()
 
 
 def test_the_old_primary_rejoins_and_a_second_failover_promotes_it(lab):
@@ -114,7 +98,7 @@ def test_the_old_primary_rejoins_and_a_second_failover_promotes_it(lab):
         assert {"db_relay", "db_relay_to_replica"} <= set(ports)
     finally:
         pair.stop()
-    _nothing_left(run_dir, ports)
+    assert_nothing_left(run_dir, ports)
 
 
 def test_after_a_switchover_the_old_primary_rejoins_with_nothing_to_rewind(lab):
@@ -150,14 +134,14 @@ def test_after_a_switchover_the_old_primary_rejoins_with_nothing_to_rewind(lab):
         ports = pair.ports
     finally:
         pair.stop()
-    _nothing_left(run_dir, ports)
+    assert_nothing_left(run_dir, ports)
 
 
 def test_the_cycle_scenario_counts_each_failovers_losses(lab):
     proc = lab.run("run", "db-failover-cycle", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = lab.latest
-    records, state = _history(run_dir), _read(run_dir, "final-state.json")
+    records, state = read_history(run_dir), read_json(run_dir, "final-state.json")
     faults = [r for r in records if r.get("f") == "fault" and r["type"] != "invoke"]
     assert [(r["type"], r["value"]["verb"]) for r in faults] == [
         ("ok", "kill-primary"), ("ok", "rejoin"), ("ok", "kill-primary")]
@@ -183,9 +167,9 @@ def test_the_cycle_scenario_counts_each_failovers_losses(lab):
         assert result["verdict"] == "reproduced", result["evidence"][-1]
     if result["verdict"] == "reproduced":
         assert all(f["vanished"] + f["rolled_back"] for f in details["failovers"])
-    ports = _read(run_dir, "ports.json")
+    ports = read_json(run_dir, "ports.json")
     assert {"db_relay", "db_relay_to_replica"} <= set(ports)
-    _nothing_left(run_dir, ports)
+    assert_nothing_left(run_dir, ports)
 
 
 def test_ctrl_c_in_the_middle_of_the_rejoin_leaves_nothing(lab):
@@ -209,6 +193,6 @@ def test_ctrl_c_in_the_middle_of_the_rejoin_leaves_nothing(lab):
     proc.send_signal(signal.SIGINT)
     _, err = out.finish(timeout=120)
     assert proc.returncode == EXIT_INTERRUPTED, err
-    result = _read(run_dir, "result.json")
+    result = read_json(run_dir, "result.json")
     assert result["verdict"] == "unknown" and "interrupted" in result["reason"]
-    _nothing_left(run_dir, _read(run_dir, "ports.json"))
+    assert_nothing_left(run_dir)
