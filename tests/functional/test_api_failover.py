@@ -110,7 +110,12 @@ def test_a_killed_active_api_fails_over_to_the_standby(lab):
     assert details["accepted"] == counted["accepted"]
     cost = len(counted["info"]) + len(counted["not_active"]) + len(counted["duplicated"])
     assert details["cost"] == cost
-    assert lab.result()["verdict"] == ("reproduced" if cost else "not-reproduced")
+    # A kill that cost nothing is judged only if boots were in flight when
+    # it came (on a loaded machine it may fall between two boots).
+    in_flight = [i for i, d in _boots(records) if i["time"] <= v["killed_at"]
+                 and (d is None or d["time"] >= v["killed_at"])]
+    assert lab.result()["verdict"] == (
+        "reproduced" if cost else "not-reproduced" if in_flight else "unknown")
     assert_nothing_left(run_dir, named={"api", "api_standby", "vip"})
 
 
