@@ -34,7 +34,7 @@ from fake_lab.commands import matrix as matrix_mod
 from fake_lab.commands import soak
 from fake_lab.commands import tracing as trace_mod
 from fake_lab.commands import up as up_mod
-from fake_lab.daemons import containers
+from fake_lab.daemons import containers, procs
 from fake_lab.errors import LabError, UsageError
 from fake_lab.rundir import RunDir
 from fake_lab.workload import nemesis
@@ -523,6 +523,18 @@ def _cmd_check(args):
 
 
 def main(argv=None):
+    # As the command (not called from Python with its own argv): the
+    # daemons' orphans are this process's to reap, at exit at the latest.
+    if argv is None:
+        procs.adopt_orphans()
+        try:
+            return _main(argv)
+        finally:
+            procs.reap_exited_children()
+    return _main(argv)
+
+
+def _main(argv):
     try:
         args = build_parser().parse_args(argv)
         return {"list": _cmd_list, "faults": _cmd_faults, "run": _cmd_run, "soak": _cmd_soak,

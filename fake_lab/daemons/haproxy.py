@@ -289,11 +289,7 @@ def kill(lab):
     pids = set(procs.tree(daemon.pid)) | {daemon.pid}
     done = {"server": "active", "container": active.name, "port": active.port}
     done["killed_at"] = round(time.time(), 6)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # kill_tree SIGKILLs the whole tree at once, then waits for it to go.
     procs.kill_tree(daemon.popen, sig=signal.SIGKILL, grace=5)
     active.daemon = None
     done["killed_pids"] = sorted(pids)

@@ -140,11 +140,7 @@ class Node:
         if daemon is None:
             return []
         pids = set(procs.tree(daemon.pid)) | ({daemon.pid} if daemon.alive() else set())
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # kill_tree SIGKILLs the whole tree at once, then waits for it to go.
         procs.kill_tree(daemon.popen, sig=signal.SIGKILL, grace=5)
         return sorted(pids)
 

@@ -123,11 +123,14 @@ def kill_tree(popen, sig=signal.SIGTERM, grace=10.0):
     pids = tree(popen.pid)
     if popen.poll() is None:
         pids.add(popen.pid)
+    seen = set(pids)
     _signal_all(pids, sig)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         popen.poll()
-        pids = _still_alive(pids | tree(popen.pid))
+        found = tree(popen.pid)
+        seen |= found
+        pids = _still_alive(pids | found)
         if not pids:
             break
         time.sleep(0.05)
@@ -137,7 +140,57 @@ def kill_tree(popen, sig=signal.SIGTERM, grace=10.0):
         popen.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+    _reap(seen - {popen.pid})
     return killed
+
+
+def adopt_orphans():
+    """Make this process the subreaper of what it starts: a daemon's
+    children whose parent dies (the broker's beam.smp once its start
+    script is killed, uWSGI's workers) are re-parented here, not to init,
+    so kill_tree can reap them. Init here reaps late, and they stayed as
+    zombies after a run had ended. Linux only; elsewhere nothing changes."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def reap_exited_children():
+    """Collect every child of this process that has exited (orphans it
+    adopted and nobody waits for), without waiting for the others. Only
+    when the command ends: then no subprocess of its own is still to be
+    waited for by the code that started it."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _reap(pids, timeout=1.0):
+    """Collect the exit status of ``pids`` that are children of this process
+    (adopted orphans); the rest are someone else's to reap."""
+    deadline = time.monotonic() + timeout
+    pids = set(pids)
+    while pids and time.monotonic() < deadline:
+        for pid in list(pids):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pids.discard(pid)  # not ours
+                continue
+            if done:
+                pids.discard(pid)
+        if pids:
+            time.sleep(0.01)
 
 
 def _still_alive(pids):

@@ -377,17 +377,12 @@ class Relay:
         # port to open before they connect, as they would for the broker's.
         deadline = time.monotonic() + wait_upstream
         for _, upstream_port in self.routes:
-            while True:
-                try:
-                    _, probe = await asyncio.open_connection(HOST, upstream_port)
-                    probe.close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        print(f"the broker's port {upstream_port} did not open "
-                              f"within {wait_upstream:.0f} s", flush=True)
-                        return 1
-                    await asyncio.sleep(0.05)
+            while not await self._answers(upstream_port):
+                if time.monotonic() > deadline:
+                    print(f"the broker's port {upstream_port} did not open "
+                          f"within {wait_upstream:.0f} s", flush=True)
+                    return 1
+                await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         # {listen port: (listening socket, its accept task)} of the routes
         # whose broker answers; a route whose broker is gone is closed.

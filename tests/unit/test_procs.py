@@ -109,3 +109,24 @@ def test_processes_under_finds_a_marked_daemons_children_that_hide_the_mark(tmp_
     finally:
         d.stop(grace=2)
     assert procs.processes_under(str(tmp_path)) == []
+
+
+def test_the_orphans_of_a_killed_daemon_are_reaped_not_left_as_zombies(tmp_path):
+    # The broker's beam.smp outlives its killed start script as an orphan;
+    # adopted by the command (a subreaper), kill_tree reaps it.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from fake_lab.daemons import procs\n"
+        "procs.adopt_orphans()\n"
+        "d = procs.spawn('t', ['sh', '-c', 'sleep 30 & sleep 30 & wait'], sys.argv[1])\n"
+        "time.sleep(0.5)\n"
+        "kids = procs.tree(d.pid) - {d.pid}\n"
+        "d.stop(grace=0)\n"
+        "table = procs.proc_table()\n"
+        "print(len(kids), sorted(p for p in kids if p in table))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.log")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.split(None, 1) == ["2", "[]\n"], out.stdout + out.stderr
