@@ -56,7 +56,15 @@ def test_the_node_boots_with_its_own_plugins_directory(tmp_path, monkeypatch):
     plugins = tmp_path / "run" / "plugins"
     assert sorted(os.listdir(plugins)) == ["rabbit-3.10.8"]
     env = broker._env()
-    assert env["RABBITMQ_PLUGINS_DIR"] == str(plugins)
+    # A home of its own: the package's scripts see RABBITMQ_HOME as
+    # run/dist, so ERL_LIBS ($RABBITMQ_HOME/plugins) holds the core only,
+    # under the very path the node's plugins directory has.
+    dist = tmp_path / "run" / "dist"
+    assert env["RABBITMQ_SCRIPTS_DIR"] == str(dist / "sbin")
+    assert env["RABBITMQ_PLUGINS_DIR"] == str(dist / "plugins")
+    assert os.path.realpath(dist / "sbin") == str(package / "sbin")
+    assert os.path.realpath(dist / "plugins") == str(plugins)
+    assert sorted(os.listdir(dist / "plugins")) == ["rabbit-3.10.8"]
     # The VM starts distribution itself, on the node's own name and port.
     assert f"-sname {broker.nodename}" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
     assert "inet_dist_listen_min 25673" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
