@@ -79,6 +79,16 @@ def _port(text):
     return value
 
 
+def _broker_spec(text):
+    # An empty value is what `--broker "$FAKE_LAB_RUN_DIR"` gives when the
+    # variable is not set: refused, rather than booting a broker unasked.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "empty: name the run directory of `fake-lab up` or of a matrix, or "
+            "its FAKE_LAB_BROKER_URL (is FAKE_LAB_RUN_DIR set in this shell?)")
+    return text
+
+
 def build_parser():
     parser = _Parser(prog="fake-lab", description=(
         "Reproduce oslo.messaging heartbeat bugs of OpenStack API services "
@@ -111,7 +121,7 @@ def _add_run_command(sub):
                      help="exit 1 when the verdict differs (4 if unknown)")
     run.add_argument("--broker-port", type=_port, default=0,
                      help="the private broker's AMQP port (default: a free one)")
-    run.add_argument("--broker", metavar="RUN_DIR|URL",
+    run.add_argument("--broker", metavar="RUN_DIR|URL", type=_broker_spec,
                      help="reuse the running broker of `fake-lab up` or of a "
                      "matrix (its run directory, or the FAKE_LAB_BROKER_URL up "
                      "printed) in a vhost of the run's own, instead of booting "
@@ -265,7 +275,7 @@ def _add_bench_command(sub):
                           help="run the headline-speed benchmark instead")
     headline.add_argument("--runs", type=_positive_int,
                           help="runs of heartbeat-loss (default 5)")
-    headline.add_argument("--broker", metavar="RUN_DIR|URL",
+    headline.add_argument("--broker", metavar="RUN_DIR|URL", type=_broker_spec,
                           help="passed to every run: reuse the running broker of "
                           "`fake-lab up` (start it first)")
     headline.add_argument("--control", action="store_true",

@@ -27,6 +27,9 @@ def test_list_names_the_headline(capsys):
     (("run", "heartbeat-loss", "--config-file", "/nonexistent.conf"),
      "cannot read config file"),
     (("check", "/nonexistent"), "not a run directory"),
+    # `--broker "$FAKE_LAB_RUN_DIR"` with the variable unset.
+    (("run", "heartbeat-loss", "--broker", ""), "is FAKE_LAB_RUN_DIR set"),
+    (("bench", "--headline", "--broker", " "), "is FAKE_LAB_RUN_DIR set"),
     (("frobnicate",), "invalid choice"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, needle):
