@@ -267,7 +267,9 @@ def _add_bench_command(sub):
     bench.add_argument("--axis", action="append", default=[], metavar="NAME=V1,V2",
                        help="release (installed, X.Y.Z, a prefix, or a candidate build "
                        "as in the matrix), deps (latest, series), executor (eventlet, "
-                       "threading); default: release=installed, executor=eventlet,threading")
+                       "threading), path (om, lab, quiet, relay: the paths each cell "
+                       "runs); default: release=installed, executor=eventlet,threading, "
+                       "every path")
     bench.add_argument("--runs-dir", default=os.environ.get("FAKE_LAB_RUNS_DIR", "runs"))
     headline = bench.add_argument_group("headline", "the headline-speed benchmark "
                                         "(fake_lab/commands/headline_bench.py)")

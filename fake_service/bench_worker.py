@@ -1,6 +1,7 @@
 """An oslo.messaging process of ``fake-lab bench``: an RPC server or client,
 either the bare pair (``--kind om``: oslo.messaging's own factories, an
-echo endpoint) or the lab's path (``--kind lab``: the fake services' wiring).
+echo endpoint), the lab's path (``--kind lab``: the fake services' wiring)
+or the lab's path with the lab's observation off (``--kind quiet``).
 
 The concurrency mode is decided on the first line, from nova's switch
 OS_NOVA_DISABLE_EVENTLET_PATCHING, before oslo.messaging (or anything that
@@ -18,11 +19,23 @@ heartbeat observer installed by ``fake_service.rpc.init`` (and the send
 pool's in the client, the API's side, as the lab has it), the server from
 ``rpc.get_server`` with the fake compute's ComputeManager, the
 client ``compute_rpcapi.ComputeAPI`` with a request id per call. Only the
-oslo.service launcher is left out (it costs a call nothing). Both kinds
-count casts under a lock (the fake compute's own count takes none, and a
-threading executor could lose one) and answer ``bench_status``.
+oslo.service launcher is left out (it costs a call nothing). Every kind
+counts casts under a lock (the fake compute's own count takes none, and a
+threading executor could lose one) and answers ``bench_status``.
 
-    python -m fake_service.bench_worker --kind om|lab --role server|client \\
+``--kind quiet`` is ``lab`` with the lab's observation off, and nothing
+else: the runner's config file sets ``[lab] observe_heartbeats = false``
+(``rpc.init`` then installs neither the heartbeat nor the send pool's
+observer) and the worker raises its service's logger (``fake_compute`` in
+the server, ``fake_nova_api`` in the client) above INFO once its startup
+line is written, so that the fake compute's ``ping: N`` and ``cast N: ...``
+lines are not written (``fake_service.logs.info`` asks the logger first).
+What nova itself would do stays: oslo.log set up from the same options,
+the request id and RequestContext per call, ``prepare()`` per call, the
+reply naming host and PID. Each process says what observation it has
+(``observation`` in its record), and the runner checks it against its path.
+
+    python -m fake_service.bench_worker --kind om|lab|quiet --role server|client \\
         --control 127.0.0.1:PORT --id PAIR
 """
 from fake_service import monkey_patch; _BACKEND_ERROR = monkey_patch.patch_or_error()  # noqa: E702,I001,E501
@@ -98,6 +111,40 @@ def _server_record(server, extra):
                 startup_line=monkey_patch.startup_line(f"bench-{extra['kind']}"))
 
 
+def observation(service_logger=None):
+    """What of the lab's observation this process has, read from what is
+    installed, not from what was asked: ``heartbeats`` (the driver's
+    heartbeat check wrapped by fake_service.observe), ``pool`` (the send
+    pool's get and put wrapped), ``evidence_lines`` (``service_logger``,
+    the logger of the service's evidence, ``fake_compute.manager`` or
+    ``fake_nova_api.compute_rpcapi``, writes INFO lines; None for the bare
+    pair, which has none)."""
+    import importlib
+    import logging
+
+    def wrapped(module, cls, method):
+        try:
+            owner = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):
+            return False
+        return bool(getattr(getattr(owner, method, None), "_fake_lab_observed", False))
+
+    return {"heartbeats": wrapped("oslo_messaging._drivers.impl_rabbit", "Connection",
+                                  "_heartbeat_check"),
+            "pool": wrapped("oslo_messaging._drivers.pool", "ConnectionPool", "get"),
+            "evidence_lines": None if service_logger is None else
+            logging.getLogger(service_logger).isEnabledFor(logging.INFO),
+            "evidence_logger": service_logger}
+
+
+def _quiet(service_logger):
+    """The service's own INFO lines off (``--kind quiet``): its logger above
+    INFO, in this process only."""
+    import logging
+
+    logging.getLogger(service_logger).setLevel(logging.WARNING)
+
+
 class BareServer:
     def __init__(self, start):
         import oslo_messaging as messaging
@@ -114,7 +161,7 @@ class BareServer:
         self.server.start()
 
     def record(self):
-        return _server_record(self.server, {"kind": "om"})
+        return _server_record(self.server, {"kind": "om", "observation": observation()})
 
     def stop(self):
         _stop(self.server, self.transport)
@@ -134,7 +181,7 @@ class BareClient:
         _warm(self)
 
     def record(self):
-        return {"kind": "om"}
+        return {"kind": "om", "observation": observation()}
 
     def call(self, i, n):
         return self.client.call({}, "ping", payload=n)
@@ -166,19 +213,38 @@ def _lab_conf(start, program):
     return conf
 
 
+def lab_wiring(start, program, kind, logger, role):
+    """A lab-wired process up to its RPC transport: ``_lab_conf``; the
+    server's startup line on its service's logger (as the fake compute
+    writes it); with ``kind`` quiet, that logger above INFO; ``rpc.init``,
+    which installs the observers the config asks for (the pool's only in
+    the client, the API's side, as RPCService.start passes False)."""
+    from oslo_log import log as logging
+
+    from fake_service import rpc
+
+    conf = _lab_conf(start, program)
+    if role == "server":
+        logging.getLogger(logger).info(monkey_patch.startup_line(program))
+    if kind == "quiet":
+        _quiet(logger)
+    rpc.init(conf, program, observe_pool=role == "client")
+    return conf
+
+
 class LabServer:
     """The fake compute's RPC server, as RPCService.start wires it."""
 
+    KIND = "lab"
+    LOGGER = "fake_compute"
+    EVIDENCE = "fake_compute.manager"  # the ping and cast lines' logger
+
     def __init__(self, start):
         import oslo_messaging as messaging
-        from oslo_log import log as logging
 
         from fake_service import rpc
 
-        program = "fake-compute-bench"
-        conf = _lab_conf(start, program)
-        logging.getLogger("fake_compute").info(monkey_patch.startup_line(program))
-        rpc.init(conf, program, observe_pool=False)  # as RPCService.start
+        conf = lab_wiring(start, "fake-compute-bench", self.KIND, self.LOGGER, "server")
         host = conf.compute.host
         self.manager = _compute_manager()(host, conf.compute.step_delay,
                                           conf.compute.cast_work,
@@ -189,7 +255,8 @@ class LabServer:
         self.server.start()
 
     def record(self):
-        return _server_record(self.server, {"kind": "lab"})
+        return _server_record(self.server, {"kind": self.KIND,
+                                            "observation": observation(self.EVIDENCE)})
 
     def stop(self):
         from fake_service import rpc
@@ -202,15 +269,18 @@ class LabClient:
     """The fake nova-api's RPC client: compute_rpcapi.ComputeAPI, a request
     id for each call as the API's middleware makes one per request."""
 
+    KIND = "lab"
+    LOGGER = "fake_nova_api"
+    # No line of its own per call: the API's evidence here is the pool lines.
+    EVIDENCE = "fake_nova_api.compute_rpcapi"
+
     def __init__(self, start):
         import oslo_messaging as messaging
 
         from fake_nova_api import compute_rpcapi
         from fake_service import context, rpc
 
-        program = "fake-nova-api-bench"
-        conf = _lab_conf(start, program)
-        rpc.init(conf, program)
+        conf = lab_wiring(start, "fake-nova-api-bench", self.KIND, self.LOGGER, "client")
         self.context = context
         self.api = compute_rpcapi.ComputeAPI()
         self.status_client = rpc.get_client(
@@ -218,7 +288,7 @@ class LabClient:
         _warm(self)
 
     def record(self):
-        return {"kind": "lab"}
+        return {"kind": self.KIND, "observation": observation(self.EVIDENCE)}
 
     def _as_request(self, method, n):
         context = self.context
@@ -243,6 +313,18 @@ class LabClient:
         rpc.cleanup()
 
 
+class QuietServer(LabServer):
+    """``LabServer`` with the lab's observation off (the module's docstring)."""
+
+    KIND = "quiet"
+
+
+class QuietClient(LabClient):
+    """``LabClient`` with the lab's observation off (the module's docstring)."""
+
+    KIND = "quiet"
+
+
 def _warm(client, callers=8):
     """Open the connections before anything is measured: the reply queue,
     and as many send connections as the most callers will use."""
@@ -265,12 +347,13 @@ def _stop(server, transport):
 
 
 KINDS = {("om", "server"): BareServer, ("om", "client"): BareClient,
-         ("lab", "server"): LabServer, ("lab", "client"): LabClient}
+         ("lab", "server"): LabServer, ("lab", "client"): LabClient,
+         ("quiet", "server"): QuietServer, ("quiet", "client"): QuietClient}
 
 
 def main(argv=None):
     parser = bench_driver.parser("fake-lab-bench-worker")
-    parser.add_argument("--kind", required=True, choices=("om", "lab"))
+    parser.add_argument("--kind", required=True, choices=("om", "lab", "quiet"))
     args = parser.parse_args(argv)
     setup = KINDS[args.kind, args.role]
     if _BACKEND_ERROR:  # said to the runner, which names this path failed

@@ -1,6 +1,9 @@
 """The bench's figures: a block's latencies and CPU as calls per second,
 percentiles and CPU per call; slices merged into blocks; spreads over the
-repeats; ratios to the baseline; the lab's overhead in percent.
+repeats; ratios to the baseline; the lab's overheads in percent (OVERHEADS:
+the lab's path over the bare pair, split into the lab's observation, lab
+over quiet, and nova's wiring, quiet over the bare pair; the relay over
+the bare pair), each computed repeat by repeat.
 
 Pure functions of the workers' answers (fake_service/bench_driver.py says
 what a block holds): nothing here starts, reads or times anything.
@@ -9,6 +12,21 @@ what a block holds): nothing here starts, reads or times anything.
 import statistics
 
 TARGET_PCT = 5.0
+# The overheads of a cell, (key in bench.json, path, reference, what, judged):
+# each the path's extra time (or CPU) per call or cast over its reference,
+# measured side by side in the same repeat. ``lab`` is the figure the
+# target was set on (the lab's path over the bare pair); ``observation``
+# and ``wiring`` split it: what watching costs (the lab's path over the
+# same wiring with the lab's observation off), which "observation must not
+# change what it observes" is about, and what the lab imitates of nova
+# (that wiring over the bare pair). Per repeat, (1 + lab) =
+# (1 + observation) x (1 + wiring).
+# ``judged``: held against TARGET_PCT (nova's wiring is what nova costs,
+# not the lab's to cut).
+OVERHEADS = (("lab", "lab", "om", "lab path vs bare pair", True),
+             ("observation", "lab", "quiet", "observation: lab over quiet", True),
+             ("wiring", "quiet", "om", "nova's wiring: quiet over om", False),
+             ("relay", "relay", "om", "relay vs direct", True))
 # (key, label, kind): a "time" is better lower, a "rate" higher.
 CALL_METRICS = (("calls_per_s", "calls/s", "rate"), ("p50_ms", "p50 ms", "time"),
                 ("p99_ms", "p99 ms", "time"), ("max_ms", "max ms", "time"),
@@ -194,15 +212,28 @@ def answered(entry):
 
 def overheads(path_entry, reference, callers):
     """{section: {key: spread of percent}}: the path's overhead over its
-    reference, repeat by repeat (both measured in the same repeat)."""
+    reference, repeat by repeat (both measured in the same repeat); each
+    spread also has ``by_repeat``, the percent of each repeat (None where
+    either figure is missing)."""
     out = {}
     mine, theirs = path_entry.get("repeats") or [], reference.get("repeats") or []
     for section, key, kind in _metrics(callers):
         pcts = [overhead_pct(_metric_value(m, section, key), _metric_value(t, section, key), kind)
                 for m, t in zip(mine, theirs)]
-        s = spread([round(p, 3) if p is not None else None for p in pcts])
+        pcts = [round(p, 3) if p is not None else None for p in pcts]
+        s = spread(pcts)
+        if s is not None:
+            s["by_repeat"] = pcts
         out.setdefault(section, {})[key] = s
     return out
+
+
+def cell_overheads(paths, callers):
+    """{key: overheads()} of a cell's paths ({path: entry}), for each of
+    OVERHEADS whose path and reference both are there."""
+    return {key: overheads(paths[path], paths[reference], callers)
+            for key, path, reference, _, _ in OVERHEADS
+            if path in paths and reference in paths}
 
 
 def target_verdict(pct_spread, target=TARGET_PCT):

@@ -7,7 +7,7 @@ import html
 import json
 
 from fake_lab.bench import figures
-from fake_lab.bench.workers import BASELINE, PATHS
+from fake_lab.bench.workers import BASELINE, LAB_WIRED, LINE_KINDS, PATHS
 
 
 def num(value, digits=None):
@@ -112,8 +112,9 @@ def render_text(summary):
     columns = _cell_columns(summary)
     cells = summary["cells"]
     load = summary["machine"]["load_average"]
-    lines = [f"fake-lab bench: {len(cells)} cell(s) x {len(PATHS)} paths "
-             f"({', '.join(PATHS)}) + the {BASELINE} baseline, {opts['repeat']} repeat(s); "
+    paths = opts.get("paths") or PATHS
+    lines = [f"fake-lab bench: {len(cells)} cell(s) x {len(paths)} paths "
+             f"({', '.join(paths)}) + the {BASELINE} baseline, {opts['repeat']} repeat(s); "
              f"each block {opts['calls']} calls (at most {opts['duration']:g} s), "
              f"{opts['casts']} casts; {summary['seconds']} s; {summary['status']}",
              f"machine: {summary['machine']['cores']} cores, load average "
@@ -147,6 +148,7 @@ def render_text(summary):
     lines += _table(columns + ["path", "casts/s", "received"], rows)
     lines += render_overheads(summary)
     lines += render_processes(summary)
+    lines += render_observation(summary)
     lines += ["", "How the processes run: " + summary["how"]]
     problems = [f"{c['id']}: {c['status']}: {c.get('reason')}" for c in cells
                 if c.get("status") != "ran"]
@@ -168,23 +170,30 @@ def render_overheads(summary):
               ("casts", "cpu_us", "CPU/cast")]
     columns = _cell_columns(summary)
     rows = []
+    split = False
     for cell in summary["cells"]:
-        for path, what in (("lab", "lab path vs bare pair"), ("relay", "relay vs direct")):
-            pcts = (cell.get("overhead") or {}).get(path)
+        for key, _, _, what, judged in figures.OVERHEADS:
+            pcts = (cell.get("overhead") or {}).get(key)
             if not pcts:
                 continue
+            split = split or key == "observation"
             rows.append(_cell_values(cell, columns) + [what]
                         + [_pct((pcts.get(section) or {}).get(key)) for section, key, _ in picks]
                         + [figures.target_verdict(pcts.get(low, {}).get(key), summary["target_pct"])
-                           for key in ("p50_ms", "cpu_us")])
+                           if judged else "not judged" for key in ("p50_ms", "cpu_us")])
     if not rows:
         return []
-    return (["", f"the lab's own overhead: extra time (or CPU) per call or cast over the "
-             f"bare oslo.messaging pair of the same process mode and repeat (target under "
-             f"{summary['target_pct']:g} %, judged by the median p50 @{low}, and by the CPU "
-             "a call costs its processes, which a busy machine inflates less)"]
-            + _table(columns + ["what"] + [label for _, _, label in picks]
-                     + ["p50 verdict", "CPU verdict"], rows))
+    head = [f"the lab's own overhead: extra time (or CPU) per call or cast over the "
+            f"bare oslo.messaging pair of the same process mode and repeat (target under "
+            f"{summary['target_pct']:g} %, judged by the median p50 @{low}, and by the CPU "
+            "a call costs its processes, which a busy machine inflates less)"]
+    if split:
+        head.append("split, repeat by repeat: observation = lab over quiet (the same wiring, "
+                    "the lab's observation off: what watching costs, held to the same "
+                    "target); nova's wiring = quiet over om (what the lab imitates of nova: "
+                    "not judged); per repeat (1 + lab) = (1 + observation) x (1 + wiring)")
+    return ([""] + head + _table(columns + ["what"] + [label for _, _, label in picks]
+                                 + ["p50 verdict", "CPU verdict"], rows))
 
 
 def render_processes(summary):
@@ -213,6 +222,35 @@ def render_processes(summary):
             + _table(columns + ["path", "role", "pid", "asked", "really",
                                 "patched thread/socket", "eventlet", "oslo.service",
                                 "executor", "threads at work"], rows))
+
+
+def render_observation(summary):
+    """The lab's observation in each lab-wired process: what it reported
+    having, and the lines its log holds, kind by kind."""
+    columns = _cell_columns(summary)
+    rows = []
+    for values, path, entry in _rows(summary):
+        if entry is None or path not in LAB_WIRED:
+            continue
+        for role in ("server", "client"):
+            p = (entry.get("processes") or {}).get(role)
+            if not p:
+                continue
+            seen = p.get("observation") or {}
+            has = [name for name, key in (("heartbeats", "heartbeats"), ("pool", "pool"),
+                                          (f"{seen.get('evidence_logger')} INFO",
+                                           "evidence_lines"))
+                   if seen.get(key)]
+            counts = p.get("log_lines") or {}
+            rows.append(values + [path, role, ", ".join(has) or "none"]
+                        + [counts.get(kind, "-") for kind in LINE_KINDS])
+    if not rows:
+        return []
+    return (["", "the lab's observation in its processes: what each reported having "
+             "(the heartbeat observer, the send pool's, its service's logger at INFO: the "
+             "fake compute's ping and cast lines), and the lines its log holds"]
+            + _table(columns + ["path", "role", "observation"]
+                     + [kind.replace("_", "-") for kind in LINE_KINDS], rows))
 
 
 def _yes(flag):
@@ -270,25 +308,26 @@ def plot_figures(summary, samples):
     low = str(min(summary["options"]["callers"]))
     over = go.Figure()
     columns = _cell_columns(summary)
-    for path, what, key in (("lab", "lab path vs bare pair: p50", "p50_ms"),
-                            ("lab", "lab path vs bare pair: CPU/call", "cpu_us"),
-                            ("relay", "relay vs direct: p50", "p50_ms"),
-                            ("relay", "relay vs direct: CPU/call", "cpu_us")):
+    for which, what, key in [(which, f"{what}: {name}", key)
+                             for which, _, _, what, _ in figures.OVERHEADS
+                             for name, key in (("p50", "p50_ms"), ("CPU/call", "cpu_us"))]:
         x, y, lo, hi = [], [], [], []
         for cell in summary["cells"]:
-            s = (((cell.get("overhead") or {}).get(path) or {}).get(low) or {}).get(key)
+            s = (((cell.get("overhead") or {}).get(which) or {}).get(low) or {}).get(key)
             if s:
                 x.append(" ".join(str(v) for v in _cell_values(cell, columns)))
                 y.append(s["median"])
                 lo.append(s["median"] - s["min"])
                 hi.append(s["max"] - s["median"])
-        over.add_bar(name=what, x=x, y=y, error_y=dict(type="data", symmetric=False,
-                                                       array=hi, arrayminus=lo))
+        if x:
+            over.add_bar(name=what, x=x, y=y, error_y=dict(type="data", symmetric=False,
+                                                           array=hi, arrayminus=lo))
     over.add_hline(y=summary["target_pct"], line_dash="dash", line_color="#d62728",
                    annotation_text=f"target {summary['target_pct']:g} %")
     over.update_layout(title=f"the lab's own overhead at {low} caller(s): p50 latency and "
-                       "CPU per call (median, bars: min to max over the repeats)",
-                       barmode="group", yaxis_title="% over the bare pair")
+                       "CPU per call (median, bars: min to max over the repeats); "
+                       "observation: lab over quiet, nova's wiring: quiet over om",
+                       barmode="group", yaxis_title="% over its reference")
     figs.append(("overhead", over))
     return figs
 

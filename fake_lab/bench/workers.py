@@ -1,7 +1,8 @@
 """The bench's measured processes, from the runner's side: each path's
 pair of worker processes (``Pair``), the control connection to each
-(``Channel``), and what a process really ran on, from its own record and
-the threads seen at work in it.
+(``Channel``), what a process really ran on, from its own record and the
+threads seen at work in it, and what of the lab's observation it had, from
+its own record and the lines its log holds.
 
 The workers themselves are fake_service/bench_worker.py (oslo.messaging)
 and fake_service/bench_kombu.py (the baseline); fake_service/bench_driver.py
@@ -19,11 +20,107 @@ from fake_lab.errors import LabError
 from fake_lab.paths import REPO
 from fake_service import monkey_patch
 
-PATHS = ("om", "lab", "relay")
+PATHS = ("om", "lab", "quiet", "relay")
 BASELINE = "kombu"
 PATH_TEXT = {"kombu": "raw kombu request/reply (the baseline)",
              "om": "bare oslo.messaging pair", "lab": "the lab's fake services path",
+             "quiet": "the lab's fake services path, the lab's observation off",
              "relay": "bare pair through the lab's relay"}
+# The paths wired as the fake services are (a config file, a log file).
+LAB_WIRED = ("lab", "quiet")
+# What of the lab's observation each path's processes have, as they report
+# it (fake_service/bench_worker.py ``observation``): the heartbeat
+# observer, the send pool's observer (the API's side only, as the lab has
+# it), and the service's own evidence lines (the fake compute's ``ping: N``
+# and ``cast N: ...``; None: the bare pair has no such logger). ``quiet``
+# is ``lab`` with all of it off.
+_NONE = {"heartbeats": False, "pool": False, "evidence_lines": False}
+OBSERVATION = {
+    "lab": {"server": {"heartbeats": True, "pool": False, "evidence_lines": True},
+            "client": {"heartbeats": True, "pool": True, "evidence_lines": True}},
+    "quiet": {"server": _NONE, "client": _NONE},
+    "om": {role: dict(_NONE, evidence_lines=None) for role in ("server", "client")},
+}
+OBSERVATION["relay"] = OBSERVATION["om"]
+# The kinds of line a lab-wired process's log holds: the observer's
+# (heartbeat-check, pool-*), the fake compute's per-message evidence
+# (ping, cast), and every other line (oslo.log's own, the startup lines).
+LINE_KINDS = ("heartbeat_check", "pool", "ping", "cast", "other")
+EVIDENCE_KINDS = LINE_KINDS[:-1]
+_LINE = re.compile(r"^\S+ \S+ [A-Z]+ (\S+) \[[^\]]*\] (.*)$")
+_CAST = re.compile(r"cast \d+: ")
+
+
+def line_kind(line):
+    """Which of LINE_KINDS a line of a lab-wired process's log is."""
+    m = _LINE.match(line)
+    if m:
+        name, message = m.groups()
+        if name == "fake_service.observe":
+            if message.startswith("heartbeat-check "):
+                return "heartbeat_check"
+            if message.startswith("pool-"):
+                return "pool"
+        elif name == "fake_compute.manager":
+            if message.startswith("ping: "):
+                return "ping"
+            if _CAST.match(message):
+                return "cast"
+    return "other"
+
+
+def log_lines(path):
+    """{kind: lines} of a lab-wired process's log file, every kind of
+    LINE_KINDS; None when it cannot be read."""
+    counts = dict.fromkeys(LINE_KINDS, 0)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                counts[line_kind(line)] += 1
+    except OSError:
+        return None
+    return counts
+
+
+def observation_problem(path, role, record):
+    """Why a process's observation, as it reported it, is not its path's
+    (OBSERVATION), or None."""
+    expected = OBSERVATION.get(path, {}).get(role)
+    if expected is None:
+        return None
+    seen = record.get("observation")
+    if not isinstance(seen, dict):
+        return "did not say what of the lab's observation it has"
+    wrong = [f"{key}={seen.get(key)} (expected {want})" for key, want in expected.items()
+             if seen.get(key) != want]
+    return ("the lab's observation is not the " + path + " path's: " + ", ".join(wrong)
+            if wrong else None)
+
+
+def evidence_problem(path, role, counts, answered):
+    """Why the lines a lab-wired process's log holds (``log_lines``) are not
+    what its path writes, or None: the quiet path writes no line of the
+    lab's observation at all; the lab path's server writes a ``ping`` line
+    for every call answered and a ``cast`` line for every cast received,
+    and heartbeat lines; its client heartbeat lines and at least a pool line
+    for every message sent. ``answered``: figures.answered of the path."""
+    if counts is None:
+        return "its log cannot be read"
+    if path == "quiet":
+        written = {k: counts[k] for k in EVIDENCE_KINDS if counts.get(k)}
+        return (f"the quiet path wrote lines of the lab's observation: {written}"
+                if written else None)
+    if path != "lab":
+        return None
+    if role == "server":
+        wanted = {"ping": answered["calls_answered"], "cast": answered["casts_received"],
+                  "heartbeat_check": 1}
+    else:
+        wanted = {"pool": answered["calls_sent"] + answered["casts_sent"],
+                  "heartbeat_check": 1}
+    short = [f"{counts.get(k, 0)} {k} line(s), expected at least {n}"
+             for k, n in wanted.items() if counts.get(k, 0) < n]
+    return "its log holds " + ", ".join(short) if short else None
 
 
 class WorkerError(LabError):
@@ -106,6 +203,8 @@ class Pair:
         self.threads = {"server": [], "client": []}
         self.samples = {}  # callers -> every latency (ms), all repeats
         self.thread_groups = []  # the client's callers, slice by slice
+        self.logs = {}  # role -> its log file (lab-wired paths)
+        self.log_lines = {}  # role -> log_lines() of it, once measured
 
     @property
     def failed(self):
@@ -124,7 +223,7 @@ class Pair:
         argv = [self.env.python, "-m", module, "--role", role, "--id", self.id,
                 "--control", f"127.0.0.1:{control_port}"]
         if self.path != BASELINE:
-            argv += ["--kind", "lab" if self.path == "lab" else "om"]
+            argv += ["--kind", self.path if self.path in LAB_WIRED else "om"]
         return argv
 
     def environ(self):
@@ -144,6 +243,8 @@ class Pair:
                                    threads_seen=threads_seen(
                                        self.threads[role],
                                        self.thread_groups if role == "client" else ()))
+            if role in self.log_lines:
+                processes[role]["log_lines"] = self.log_lines[role]
         return {"pair": self.id, "path": self.path, "what": PATH_TEXT[self.path],
                 "mode": self.mode, "vhost": self.vhost, "status": self.status,
                 "reason": self.reason, "processes": processes,

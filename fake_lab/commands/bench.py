@@ -2,19 +2,32 @@
 lab itself costs.
 
 For each cell (an oslo.messaging ``release`` x ``deps`` x ``executor``) the
-bench runs three paths, each an RPC server process and a client process:
+bench runs four paths, each an RPC server process and a client process:
 
 - ``om``: a bare oslo.messaging pair (its own factories, an echo endpoint);
 - ``lab``: the lab's fake services path (the fake compute's server and the
   fake nova-api's compute_rpcapi client, wired as the lab wires them:
-  oslo.log, the heartbeat and pool observer, a request id per call);
+  oslo.log, the heartbeat and pool observer, the fake compute's ``ping: N``
+  and ``cast N: ...`` lines, a request id per call);
+- ``quiet``: ``lab`` with the lab's observation off and nothing else (no
+  heartbeat or pool observer, no ``ping``/``cast`` lines; the request id
+  and RequestContext, ``prepare()`` per call, the reply naming host and
+  PID, oslo.log's own lines stay: what nova itself does);
 - ``relay``: the bare pair through the lab's relay (fake_lab/daemons/relay.py)
   instead of straight to the broker;
 
 plus, once, a raw kombu baseline (request/reply and casts straight over
 kombu, no oslo.messaging). Every figure is also given as a ratio to the
 baseline measured in the same repeat, and the lab's own overhead as a
-percentage: ``lab`` against ``om``, and ``relay`` against ``om``.
+percentage, repeat by repeat: ``lab`` against ``om`` (the 5 % target's figure),
+split into the lab's observation (``lab`` against ``quiet``: what watching
+costs, held to the same target) and nova's wiring (``quiet`` against
+``om``); and ``relay`` against ``om``. ``--axis path=om,lab,relay`` leaves
+paths out (a bench without ``quiet`` is about a fifth shorter, and its
+overhead table has no split). Each lab-wired process says what of the
+lab's observation it has, and its log's lines are counted: a ``quiet``
+process with an observer or an observation line, or a ``lab`` one without,
+fails its path.
 
 What is measured, per path and repeat: RPC calls per second with p50, p99
 and max latency for 1 and 8 concurrent callers (``--callers``), each block
@@ -66,16 +79,17 @@ import time
 from fake_lab import progress, runner
 from fake_lab import settings as settings_mod
 from fake_lab.bench import figures, tables, workers
-from fake_lab.bench.workers import BASELINE, PATHS
+from fake_lab.bench.workers import BASELINE, LAB_WIRED, PATHS
 from fake_lab.daemons import candidates, procs, pyenvs
 from fake_lab.daemons import rabbitmq as broker_mod
 from fake_lab.daemons import relay as relay_mod
 from fake_lab.errors import MissingComponent, UsageError
 
-AXES = ("release", "deps", "executor")
+AXES = ("release", "deps", "executor")  # a cell's
+PATH_AXIS = "path"  # the paths each cell runs
 EXECUTORS = ("eventlet", "threading")
 DEFAULT_AXES = {"release": ["installed"], "deps": ["latest"],
-                "executor": list(EXECUTORS)}
+                "executor": list(EXECUTORS), PATH_AXIS: list(PATHS)}
 # Each block is cut in this many slices, and the paths take turns slice by
 # slice: on a shared, busy machine a burst of someone else's work then
 # falls on every path alike, not on one path's whole block.
@@ -97,27 +111,31 @@ HOW = ("Each measured process decides eventlet or native threads on its first "
 
 
 def parse_axes(specs):
-    """['name=v1,v2', ...] -> {release, deps, executor: [values]} with the
-    defaults filled in; UsageError on bad input."""
+    """['name=v1,v2', ...] -> {release, deps, executor, path: [values]} with
+    the defaults filled in (the paths in PATHS's order); UsageError on bad
+    input."""
     axes = {}
+    names = AXES + (PATH_AXIS,)
     for spec in specs:
         name, sep, values = spec.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not values.strip():
             raise UsageError(f"--axis {spec!r}: expected NAME=V1,V2")
-        if name not in AXES:
-            raise UsageError(f"unknown bench axis {name!r}; axes: {', '.join(AXES)}")
+        if name not in names:
+            raise UsageError(f"unknown bench axis {name!r}; axes: {', '.join(names)}")
         if name in axes:
             raise UsageError(f"axis {name} is given twice")
         vals = [v.strip() for v in values.split(",") if v.strip()]
         if len(set(vals)) != len(vals):
             raise UsageError(f"axis {name}: a value is given twice")
-        choices = {"executor": EXECUTORS, "deps": pyenvs.DEPS}.get(name)
+        choices = {"executor": EXECUTORS, "deps": pyenvs.DEPS, PATH_AXIS: PATHS}.get(name)
         for v in vals:
             if choices and v not in choices:
                 raise UsageError(f"axis {name}: {v!r} is not one of {', '.join(choices)}")
+        if name == PATH_AXIS:
+            vals = [p for p in PATHS if p in vals]
         axes[name] = vals
-    return {name: axes.get(name, DEFAULT_AXES[name]) for name in AXES}
+    return {name: axes.get(name, DEFAULT_AXES[name]) for name in names}
 
 
 def parse_callers(text):
@@ -151,6 +169,10 @@ class Bench:
         self.relay_info = {}
         self.relay_pid = None
 
+    @property
+    def paths(self):
+        return self.axes.get(PATH_AXIS) or list(PATHS)
+
     # -- planning: releases and their venvs, before any run directory
 
     def plan(self):
@@ -177,7 +199,7 @@ class Bench:
                 self.cells.append(cell)
                 continue
             self.cells.append(cell)
-            for path in PATHS:
+            for path in self.paths:
                 self.pairs.append(workers.Pair(f"c{n}-{path}", path, executor, env, cell))
         self.baseline = workers.Pair(BASELINE, BASELINE, "threading", pyenvs.LAB)
         self.pairs.insert(0, self.baseline)
@@ -259,11 +281,11 @@ class Bench:
                 start = {"cmd": "start", "timeout": RPC_TIMEOUT,
                          "url": broker.url_for(pair.vhost,
                                                relay.routes if pair.path == "relay" else None)}
-                if pair.path == "lab":
+                if pair.path in LAB_WIRED:
+                    pair.logs[role] = rundir.log(f"{pair.id}-{role}")
                     start["config_file"] = settings_mod.write_ini(
                         rundir.file("etc", f"{pair.id}-{role}.conf"),
-                        {"DEFAULT": {"log_file": rundir.log(f"{pair.id}-{role}"),
-                                     "rpc_response_timeout": RPC_TIMEOUT}})
+                        lab_config(pair.path, pair.logs[role]))
                 self._send(pair, role, start)
             self.activity = f"waiting for the {role}s to be ready"
             for pair in live:
@@ -365,6 +387,26 @@ class Bench:
                     mode = workers.really(pair.records[role], pair.threads[role])
                     if pair.path != BASELINE and mode != pair.mode:
                         pair.fail(role, f"asked for {pair.mode} but really ran {mode}")
+                    problem = workers.observation_problem(pair.path, role,
+                                                          pair.records[role])
+                    if problem:
+                        pair.fail(role, problem)
+        self._count_lines(live)
+
+    def _count_lines(self, pairs):
+        """Each lab-wired process's log, line by line (workers.log_lines):
+        into bench.json, and its path fails unless the lines are its path's
+        (no observation line in ``quiet``, the evidence of every call and
+        cast and the heartbeat lines in ``lab``)."""
+        for pair in pairs:
+            if pair.failed:
+                continue
+            done = figures.answered({"repeats": pair.repeats})
+            for role, path in pair.logs.items():
+                pair.log_lines[role] = workers.log_lines(path)
+                problem = workers.evidence_problem(pair.path, role, pair.log_lines[role], done)
+                if problem:
+                    pair.fail(role, problem)
 
     def _block(self, pair, kind, callers, size, slices):
         """One slice of a block on one pair: the worker's answer, with the
@@ -464,10 +506,7 @@ class Bench:
                 cell["status"] = "error" if failed else "ran"
                 if failed:
                     cell["reason"] = "; ".join(failed)
-            om = cell["paths"].get("om")
-            cell["overhead"] = {path: figures.overheads(cell["paths"][path], om, self.callers)
-                                for path in ("lab", "relay")
-                                if om and path in cell["paths"]}
+            cell["overhead"] = figures.cell_overheads(cell["paths"], self.callers)
             cells.append(cell)
         return {"command": "fake-lab bench", "status": self.status,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
@@ -475,11 +514,16 @@ class Bench:
                 "options": {"calls": self.calls, "casts": self.casts,
                             "duration": self.duration, "repeat": self.repeat,
                             "callers": self.callers, "axes": self.axes,
-                            "rpc_timeout": RPC_TIMEOUT},
+                            "paths": self.paths, "rpc_timeout": RPC_TIMEOUT},
                 "machine": {"cores": os.cpu_count(),
                             "load_average": {k: [round(x, 2) for x in v]
                                              for k, v in self.load.items()}},
-                "how": HOW, "target_pct": figures.TARGET_PCT, "relay": self.relay_info,
+                "how": HOW, "target_pct": figures.TARGET_PCT,
+                "overheads": {key: {"path": path, "reference": reference, "what": what,
+                                    "judged": judged}
+                              for key, path, reference, what, judged in figures.OVERHEADS},
+                "observation": {path: workers.OBSERVATION[path] for path in self.paths},
+                "relay": self.relay_info,
                 "runner_versions": {d: _version(d) for d in (
                     "oslo.messaging", "kombu", "amqp", "eventlet", "uvloop")},
                 "baseline": base, "cells": cells}
@@ -502,6 +546,16 @@ class Bench:
             f.write("\n".join(tables.render_text(summary)) + "\n")
         tables.write_html(rundir, summary, samples)
         return summary
+
+
+def lab_config(path, log_file):
+    """The config file of a lab-wired path's process: the lab's log file
+    and RPC timeout; ``quiet`` also turns the heartbeat (and pool) observer
+    off, as a lab config would (the worker turns the evidence lines off)."""
+    sections = {"DEFAULT": {"log_file": log_file, "rpc_response_timeout": RPC_TIMEOUT}}
+    if path == "quiet":
+        sections["lab"] = {"observe_heartbeats": False}
+    return sections
 
 
 def _version(dist):

@@ -17,6 +17,8 @@ def test_a_tiny_bench_answers_every_call_and_runs_each_process_as_asked(lab):
     assert out.stderr == ""  # no progress when stderr is not a terminal
     assert "RPC calls, 8 concurrent caller(s)" in out.stdout
     assert "lab path vs bare pair" in out.stdout and "relay vs direct" in out.stdout
+    assert "observation: lab over quiet" in out.stdout
+    assert "nova's wiring: quiet over om" in out.stdout
     assert "tools/simulator.py" in out.stdout
 
     run = lab.latest
@@ -37,7 +39,7 @@ def test_a_tiny_bench_answers_every_call_and_runs_each_process_as_asked(lab):
     for cell in bench["cells"]:
         mode = cell["axes"]["executor"]
         assert cell["status"] == "ran", cell.get("reason")
-        assert set(cell["paths"]) == {"om", "lab", "relay"}
+        assert set(cell["paths"]) == {"om", "lab", "quiet", "relay"}
         for path, entry in cell["paths"].items():
             assert entry["status"] == "ran", entry["reason"]
             assert len(entry["repeats"]) == 2
@@ -72,8 +74,19 @@ def test_a_tiny_bench_answers_every_call_and_runs_each_process_as_asked(lab):
                 assert handlers["green"] == 0 and handlers["on_main_native_thread"] == 0
                 assert callers["green"] == 0 and callers["own_native_thread_each"]
                 assert callers["most_at_once"] == 8
-        for path in ("lab", "relay"):
-            assert cell["overhead"][path]["1"]["p50_ms"]["n"] == 2
+        for key in ("lab", "observation", "wiring", "relay"):
+            assert cell["overhead"][key]["1"]["p50_ms"]["n"] == 2
+        # The quiet path: the lab's wiring without its observation, as its
+        # processes reported it and as their logs show.
+        for role in ("server", "client"):
+            quiet = cell["paths"]["quiet"]["processes"][role]
+            lab_ = cell["paths"]["lab"]["processes"][role]
+            assert not quiet["observation"]["heartbeats"] and not quiet["observation"]["pool"]
+            assert lab_["observation"]["heartbeats"]
+            assert {k: quiet["log_lines"][k] for k in ("heartbeat_check", "pool", "ping",
+                                                       "cast")} == dict.fromkeys(
+                ("heartbeat_check", "pool", "ping", "cast"), 0)
+        assert cell["paths"]["lab"]["processes"]["server"]["log_lines"]["ping"] >= 64
 
     with open(os.path.join(run, "samples.json")) as f:
         samples = json.load(f)

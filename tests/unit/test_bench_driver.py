@@ -116,3 +116,68 @@ def test_the_kombu_baseline_never_imports_eventlet():
 ])
 def test_kombu_url(url, expected):
     assert bench_kombu.kombu_url(url) == expected
+
+
+# ---------------------------------------------------------------- the lab's observation
+
+_WIRING = """
+import json, sys, types
+from fake_service import bench_worker, logs
+from fake_compute import manager
+from oslo_messaging._drivers import impl_rabbit
+
+conf_file, kind, role = sys.argv[1:4]
+worker = bench_worker.KINDS[kind, role]
+bench_worker.lab_wiring({"config_file": conf_file, "url": "rabbit://u:p@127.0.0.1:9/x"},
+                        "fake-bench-test", kind, worker.LOGGER, role)
+# What a call and a cast write in the fake compute, and a heartbeat check.
+if role == "server":
+    logs.info(manager.LOG, "ping: 1")
+    logs.info(manager.LOG, "cast 1: 1")
+try:
+    impl_rabbit.Connection._heartbeat_check(types.SimpleNamespace(name="c", purpose="listen"))
+except Exception:
+    pass  # the driver's own check, on no connection
+print(json.dumps(bench_worker.observation(worker.EVIDENCE)))
+"""
+
+
+def _wired(tmp_path, kind, role):
+    """A lab-wired process set up as the bench's ``kind`` worker of ``role``
+    (its config file as the runner writes it), no broker: what it says of
+    its observation, and the lines of its log."""
+    from fake_lab.bench import workers
+    from fake_lab.commands import bench
+    from fake_lab.settings import write_ini
+
+    log = tmp_path / f"{kind}-{role}.log"
+    conf = write_ini(str(tmp_path / f"{kind}-{role}.conf"), bench.lab_config(kind, str(log)))
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING="true", PYTHONPATH=REPO)
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", _WIRING, conf, kind, role],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1]), workers.log_lines(str(log))
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_the_quiet_worker_is_the_lab_worker_without_its_observation(tmp_path, role):
+    """The worker's own wiring, from the config file the runner writes: the
+    lab's has the observation the runner expects of it, the quiet one none
+    (workers.OBSERVATION, which the runner checks every process against);
+    the same call writes the lab's lines in the one and none in the other,
+    and oslo.log's own lines are the same in both."""
+    from fake_lab.bench import workers
+
+    lab, lab_lines = _wired(tmp_path, "lab", role)
+    quiet, quiet_lines = _wired(tmp_path, "quiet", role)
+    for kind, seen in (("lab", lab), ("quiet", quiet)):
+        expected = workers.OBSERVATION[kind][role]
+        assert {k: seen[k] for k in expected} == expected, kind
+        assert workers.observation_problem(kind, role, {"observation": seen}) is None
+        other = "quiet" if kind == "lab" else "lab"
+        assert workers.observation_problem(other, role, {"observation": seen})
+    assert lab_lines["heartbeat_check"] == 1
+    assert lab_lines["ping"] == lab_lines["cast"] == (1 if role == "server" else 0)
+    assert {k: quiet_lines[k] for k in workers.EVIDENCE_KINDS} == dict.fromkeys(
+        workers.EVIDENCE_KINDS, 0)
+    assert lab_lines["other"] == quiet_lines["other"] > 0  # the startup lines, in both

@@ -133,3 +133,47 @@ def test_threads_seen_says_whether_each_caller_had_its_own_os_thread():
     seen = workers.threads_seen(green[0], green)
     assert not seen["own_native_thread_each"]
     assert tables.threads_text("client", seen) == "callers green, all on the main OS thread"
+
+
+# ---------------------------------------------------------------- the lab's overheads
+
+
+def _entry(p50s):
+    return {"repeats": [{"calls": {"1": {"p50_ms": v}}} for v in p50s]}
+
+
+def test_cell_overheads_pairs_each_path_with_its_reference_repeat_by_repeat():
+    paths = {"om": _entry([2.0, 3.0, 4.0]), "quiet": _entry([2.2, 3.0, 4.4]),
+             "lab": _entry([2.42, 3.3, 4.4]), "relay": _entry([2.0, 3.0, None])}
+    over = figures.cell_overheads(paths, [1])
+    assert list(over) == ["lab", "observation", "wiring", "relay"]
+    p50 = {key: over[key]["1"]["p50_ms"] for key in over}
+    assert p50["observation"]["by_repeat"] == pytest.approx([10.0, 10.0, 0.0])
+    assert p50["wiring"]["by_repeat"] == pytest.approx([10.0, 0.0, 10.0])
+    assert p50["lab"]["by_repeat"] == pytest.approx([21.0, 10.0, 10.0])
+    assert p50["relay"]["by_repeat"] == [0.0, 0.0, None]  # a repeat without a figure
+    assert (p50["relay"]["n"], p50["relay"]["median"]) == (2, 0.0)
+    assert over["lab"]["casts"]["cpu_us"] is None  # nothing measured: no spread
+
+
+def test_cell_overheads_only_where_both_paths_ran():
+    paths = {"om": _entry([2.0]), "lab": _entry([2.1])}
+    assert list(figures.cell_overheads(paths, [1])) == ["lab"]
+    assert list(figures.cell_overheads({"lab": _entry([2.1]), "quiet": _entry([2.0])},
+                                       [1])) == ["observation"]
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("T fake-compute-bench[7] INFO fake_compute.manager [req-1] ping: 5", "ping"),
+    ("T fake-compute-bench[7] INFO fake_compute.manager [-] cast 12: 12", "cast"),
+    ("T fake-compute-bench[7] INFO fake_service.observe [-] heartbeat-check connection=c "
+     "purpose=listen thread=green", "heartbeat_check"),
+    ("T fake-nova-api-bench[7] INFO fake_service.observe [-] pool-put connection=c", "pool"),
+    ("T fake-compute-bench[7] INFO fake_service.observe [-] hub-probe late=0", "other"),
+    ("T fake-compute-bench[7] INFO fake_service.rpc [-] ping: 5", "other"),
+    ("T fake-compute-bench[7] INFO fake_compute.manager [-] cast x: 1", "other"),
+    ("T fake-compute-bench[7] DEBUG oslo.messaging._drivers.pool [-] Pool creating", "other"),
+    ("Traceback (most recent call last):", "other"),
+])
+def test_line_kind(line, kind):
+    assert workers.line_kind(line) == kind
