@@ -27,7 +27,7 @@ import warnings  # noqa: E402
 # eventlet warns about its own deprecation on import; the lab knows.
 warnings.filterwarnings("ignore", message=r"(?s).*[Ee]ventlet is deprecated")
 
-from fake_lab import catalogue, checkers, errors, progress, runner, settings
+from fake_lab import catalogue, checkers, errors, progress, report, runner, settings
 from fake_lab.commands import bench as bench_mod
 from fake_lab.commands import bisection as bisect_mod
 from fake_lab.commands import matrix as matrix_mod
@@ -235,6 +235,10 @@ def _add_reading_commands(sub):
                            "without running anything")
     check.add_argument("run_dir")
     check.add_argument("--expect", choices=checkers.VERDICTS)
+    check.add_argument("--write", action="store_true",
+                       help="also write the new judgement into result.json and "
+                       "report.md/report.html (e.g. after a checker was fixed); "
+                       "the run's phases and timings are kept")
 
 
 def _duration(text):
@@ -400,10 +404,14 @@ def _cmd_run(args):
               file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     _print_result(result)
-    print(f"report: {os.path.join(rundir.path, 'report.md')}")
-    if os.path.exists(os.path.join(rundir.path, "report.html")):
-        print(f"timeline: {os.path.join(rundir.path, 'report.html')}")
+    _print_reports(rundir.path)
     return _exit_code(result["verdict"], expect)
+
+
+def _print_reports(path):
+    print(f"report: {os.path.join(path, 'report.md')}")
+    if os.path.exists(os.path.join(path, "report.html")):
+        print(f"timeline: {os.path.join(path, 'report.html')}")
 
 
 def _cmd_soak(args):
@@ -529,8 +537,20 @@ def _cmd_trace(args):
 
 
 def _cmd_check(args):
-    result = checkers.judge(RunDir(args.run_dir))
+    run = RunDir(args.run_dir)
+    before = run.read_json("result.json") or {}
+    if args.write and before.get("reason"):
+        # The runner judges only a run that went to its end; a judgement of
+        # what a crash or a Ctrl-C left would read as that run's verdict.
+        raise UsageError(f"{run.path}: the run ended early ({before['reason']}): "
+                         "--write leaves its result as it is")
+    result = checkers.judge(run)
     _print_result(result)
+    if args.write:
+        written = dict(before, **result, run_dir=run.path)
+        run.write_json("result.json", written)
+        report.write(run, written)
+        _print_reports(run.path)
     return _exit_code(result["verdict"], args.expect)
 
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from fake_lab import cli, errors
@@ -123,3 +125,41 @@ def test_a_ctrl_c_while_the_command_loads_is_one_line_and_130():
         assert proc.returncode in (0, 130), (proc.returncode, err)
         if proc.returncode == 130:
             assert err == "fake-lab: interrupted\n"
+
+
+def test_check_write_rewrites_the_result_and_reports_keeping_the_timings(capsys, tmp_path):
+    from tests.unit import runs
+
+    run = runs.eventlet_run(tmp_path).write()
+    run.write_json("result.json", {"scenario": "heartbeat-loss", "verdict": "unknown",
+                                   "evidence": ["judged by an older checker"],
+                                   "reason": None, "timings": {"total": 7.5},
+                                   "run_dir": "/elsewhere"})
+    code, out, err = run_cli(capsys, "check", run.path)
+    assert code == 0 and "verdict: reproduced" in out
+    # Without --write nothing is written.
+    assert run.read_json("result.json")["verdict"] == "unknown"
+    assert not os.path.exists(run.file("report.md"))
+
+    code, out, err = run_cli(capsys, "check", run.path, "--write")
+    assert code == 0, err
+    result = run.read_json("result.json")
+    assert result["verdict"] == "reproduced"
+    assert result["timings"] == {"total": 7.5} and result["run_dir"] == run.path
+    assert "judged by an older checker" not in result["evidence"]
+    with open(run.file("report.md")) as f:
+        assert f.readline().strip() == "# heartbeat-loss: reproduced"
+    assert f"report: {run.file('report.md')}" in out
+
+
+def test_check_write_refuses_a_run_that_ended_early(capsys, tmp_path):
+    from tests.unit import runs
+
+    run = runs.eventlet_run(tmp_path).write()
+    kept = {"scenario": "heartbeat-loss", "verdict": "unknown", "evidence": [],
+            "reason": "interrupted", "timings": {}, "run_dir": run.path}
+    run.write_json("result.json", kept)
+    code, out, err = run_cli(capsys, "check", run.path, "--write")
+    assert code == errors.EXIT_USAGE
+    assert "ended early (interrupted)" in err and len(err.strip().splitlines()) == 1
+    assert run.read_json("result.json") == kept
