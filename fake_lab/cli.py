@@ -125,7 +125,7 @@ def _add_run_command(sub):
                      help="reuse the running broker of `fake-lab up` or of a "
                      "matrix (its run directory, or the FAKE_LAB_BROKER_URL up "
                      "printed) in a vhost of the run's own, instead of booting "
-                     "one (about 3 s less); not for scenarios that fault the broker")
+                     "one (about 2 s less); not for scenarios that fault the broker")
     run.add_argument("--api-port", type=_port, default=0,
                      help="the fake nova-api's port (default: a free one)")
 
@@ -547,7 +547,7 @@ def _cmd_check(args):
     result = checkers.judge(run)
     _print_result(result)
     if args.write:
-        written = dict(before, **result, run_dir=run.path)
+        written = {**before, **result, "run_dir": run.path}
         run.write_json("result.json", written)
         report.write(run, written)
         _print_reports(run.path)

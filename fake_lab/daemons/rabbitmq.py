@@ -159,9 +159,7 @@ class PrivateBroker:
             "RABBITMQ_PID_FILE": os.path.join(w, "rabbitmq.pid"),
             **({"RABBITMQ_PLUGINS_DIR": os.path.join(w, DIST_DIR, "plugins"),
                 "RABBITMQ_SCRIPTS_DIR": os.path.join(w, DIST_DIR, "sbin")}
-               if os.path.isdir(os.path.join(w, DIST_DIR, "sbin")) else
-               {"RABBITMQ_PLUGINS_DIR": os.path.join(w, "plugins")}
-               if os.path.isdir(os.path.join(w, "plugins")) else {}),
+               if os.path.isdir(os.path.join(w, DIST_DIR, "sbin")) else {}),
             # Without this the distribution port listens on every interface.
             # Distribution started by the VM itself, on the node's name and
             # port: the node's prelaunch then skips starting a second VM
@@ -274,8 +272,9 @@ class PrivateBroker:
 
     def _link_core_plugins(self):
         """plugins/ in the work directory: links to the package's core
-        applications only (see CORE_APPS). Left out, the node uses the
-        package's own directory, as before."""
+        applications only (see CORE_APPS), and the node's home around them
+        (DIST_DIR). Without the package's plugins directory neither is made,
+        and the node runs from the package as its scripts set it."""
         package = os.path.join(os.path.dirname(os.path.dirname(
             os.path.realpath(self.server_bin or "/nonexistent"))), "plugins")
         if not os.path.isdir(package):
@@ -286,13 +285,17 @@ class PrivateBroker:
             link = os.path.join(target, entry)
             if not os.path.lexists(link):
                 os.symlink(path, link)
-        # The node's own home (see DIST_DIR).
-        root = os.path.dirname(package)
+        self._make_home(os.path.dirname(os.path.realpath(self.server_bin)),
+                        os.path.join(os.path.dirname(package), "escript"), target)
+
+    def _make_home(self, scripts, escript, plugins):
+        """DIST_DIR in the work directory, the node's RABBITMQ_HOME: links
+        to the package's ``scripts`` and ``escript`` directories and to the
+        core ``plugins`` links."""
         dist = os.path.join(self.workdir, DIST_DIR)
         os.makedirs(dist, exist_ok=True)
-        for name, path in (("sbin", os.path.join(root, "sbin")),
-                           ("escript", os.path.join(root, "escript")),
-                           ("plugins", target)):
+        for name, path in (("sbin", scripts), ("escript", escript),
+                           ("plugins", plugins)):
             link = os.path.join(dist, name)
             if os.path.exists(path) and not os.path.lexists(link):
                 os.symlink(path, link)
