@@ -45,7 +45,9 @@ rejoining as the promoted node's standby in between)"; each fault is cited
 time until the rejoined node streamed). A lost boot is counted against the
 failover whose promotion came first after its commit was acknowledged (its
 202, or the compute host's ACTIVE): the node that acknowledged it was the
-one that failover demoted. Verdict: ``reproduced`` when each failover lost
+one that failover demoted; one acknowledged after the last promotion but
+sent before the last kill is the last failover's (committed on the node it
+demoted, answered late). Verdict: ``reproduced`` when each failover lost
 (or, with retry, duplicated) at least one boot; ``not-reproduced`` when a
 failover that had boots in flight while the replica lagged lost none;
 ``unknown`` when a fault (a rejoin too) did not happen, the final read was
@@ -236,7 +238,7 @@ def _committed_lost(run, boots, state, t, windows):
             when = ""
             if any(w[0] <= done["time"] <= w[1] for w in windows):
                 when = ", while the replica lagged"
-            vanished.append({"request_id": rid, "server_id": uuid,
+            vanished.append({"request_id": rid, "server_id": uuid, "sent": op["invoke"]["time"],
                              "accepted": done["time"], "when": when})
             continue
         task = tasks.get(v.get("task_id")) or {}
@@ -244,7 +246,8 @@ def _committed_lost(run, boots, state, t, windows):
                                    and task.get("status") == "completed"):
             at, host, line = active[uuid]
             rolled_back.append({
-                "request_id": rid, "server_id": uuid, "active_at": at, "host": host,
+                "request_id": rid, "server_id": uuid, "sent": op["invoke"]["time"],
+                "active_at": at, "host": host,
                 "line": line, "now": f"{inst['status']}/{inst.get('task_state')} "
                                      f"with its task {task.get('status')}"})
     return {"vanished": vanished, "rolled_back": rolled_back}
@@ -360,6 +363,28 @@ def _promoted_at(op):
     return (op["done"]["value"].get("promoted_at") or op["done"]["time"])
 
 
+def _down_at(op):
+    """When a failover's old primary stopped taking writes: its kill, the
+    start of its clean stop, else the fault's start."""
+    v = op["done"]["value"]
+    return v.get("killed_at") or v.get("stopping_at") or op["invoke"]["time"]
+
+
+def _failover_of(sent, acked, promotions, downs):
+    """The index of the failover that lost a commit made between ``sent``
+    and ``acked`` (its 202, or the host's ACTIVE): the first promotion after
+    the acknowledgement, since the node that acknowledged it was the one
+    that failover demoted. One acknowledged after the last promotion but
+    sent before the last primary went down was committed there and
+    answered late (a loaded machine can hold a 202 longer than the
+    promotion takes): the last failover explains it. Otherwise it is
+    ``len(promotions)``: no failover does."""
+    k = bisect.bisect_right(promotions, acked)
+    if k == len(promotions) and k and sent < downs[k - 1]:
+        return k - 1
+    return k
+
+
 def _check_cycle(run, fr):
     """A workload with more than one DB fault (see the module docstring):
     each failover's losses, each rejoin, one verdict."""
@@ -396,7 +421,9 @@ def _check_cycle(run, fr):
            for _ in range(len(failovers) + 1)]
     for kind, key in (("vanished", "accepted"), ("rolled_back", "active_at")):
         for g in gone[kind]:
-            g["failover"] = bisect.bisect_right(promotions, g[key])
+            g["failover"] = _failover_of(g["sent"], g[key], promotions,
+                                         [_down_at(op) for op in failovers])
+            g["late"] = g["failover"] < bisect.bisect_right(promotions, g[key])
             per[g["failover"]][kind].append(g)
     duplicated_ids = details.get("duplicated_request_ids", []) if retry != "off" else []
     sent = {((op["done"] or {}).get("value", {}).get("request_id")
@@ -438,6 +465,9 @@ def _check_cycle(run, fr):
             cited += [f"{name}: {line}" for line in _cite_recovery(boots, moment, t, fo)]
         since = ("before its promotion" if start is None else
                  f"between the previous promotion ({t(start)}) and its own")
+        late = sum(1 for kind in ("vanished", "rolled_back") for g in mine[kind] if g["late"])
+        if late:
+            since += f" ({late} sent before the kill and acknowledged after the promotion)"
         cited.append(
             f"{name}: {fo['lost']} committed boot(s) lost ({fo['vanished']} vanished, "
             f"{fo['rolled_back']} rolled back) of those acknowledged {since}"
@@ -449,6 +479,10 @@ def _check_cycle(run, fr):
         for g in gone[kind][:10]:
             tag = (f"failover {g['failover'] + 1}" if g["failover"] < len(failovers)
                    else "after the last failover")
+            if g["late"]:
+                tag += (f": sent at {t(g['sent'])}, before the "
+                        f"{failovers[g['failover']]['done']['value'].get('old_primary')} went "
+                        "down, and acknowledged after the promotion")
             if what:
                 cited.append(f"vanished: {g['request_id']} (server {g['server_id']}, "
                              f"accepted at {t(g['accepted'])}{g['when']}; {tag}): no "

@@ -153,14 +153,19 @@ def test_the_cycle_scenario_counts_each_failovers_losses(lab):
                                  "in_recovery": False, "timeline": 3}
     # Counted from the history and the database, not from the scenario.
     ok = [r for r in records if r.get("f") == "boot" and r.get("type") == "ok"]
-    vanished = {r["value"]["request_id"]: r["time"] for r in ok
+    sent = {r["id"]: r["time"] for r in records
+            if r.get("f") == "boot" and r.get("type") == "invoke"}
+    vanished = {r["value"]["request_id"]: (sent[r["id"]], r["time"]) for r in ok
                 if r["value"]["server_id"] not in state["instances"]}
     result = json.load(open(os.path.join(run_dir, "result.json")))
     details = result["details"]
     assert sorted(details["vanished_request_ids"]) == sorted(vanished)
-    per = [sorted(rid for rid, at in vanished.items()
-                  if lo <= at < hi) for lo, hi in
-           ((0, first["promoted_at"]), (first["promoted_at"], second["promoted_at"]))]
+    # Acknowledged before a promotion, or (under load) sent before the last
+    # kill and answered after its promotion: committed on the demoted node.
+    per = [sorted(rid for rid, (_, at) in vanished.items() if at < first["promoted_at"]),
+           sorted(rid for rid, (out, at) in vanished.items()
+                  if first["promoted_at"] <= at < second["promoted_at"]
+                  or (at >= second["promoted_at"] and out < second["killed_at"]))]
     assert [sorted(f["vanished_request_ids"]) for f in details["failovers"]] == per
     # Each failover that left committed boots without a row lost boots.
     if all(per):

@@ -280,13 +280,15 @@ def _kill(fr, at, old, new, stalled=True):
 
 def cycle_run(tmp_path, vanished=(), rolled_back=(), rejoin="ok", second="primary",
               read_from="primary", second_lagging=True, rewound=True,
-              replication="async"):
+              replication="async", answered=None):
     """Twelve boots (CYCLE_TIMES, each accepted 0.1 s later); the link
     stalls at t=7, the primary is killed at 9 and the replica promoted at
     9.2; the primary rejoins from t=12.5 to 14 (streaming at 13.8); the
     link stalls at 17, the replica is killed at 19 and ``second`` promoted
     at 19.2. ``second_lagging``: boots 8 and 9 (t=17.5, 18) are sent
-    during the second stall, else at 21.5 and 22."""
+    during the second stall, else at 21.5 and 22. ``answered``: {boot:
+    time} of a 202 held later than 0.1 s."""
+    answered = answered or {}
     fr = runs.FakeRun(tmp_path)
     fr.config.update(scenario="db-failover-cycle",
                      checker={"name": "db-failover", "options": {}},
@@ -299,7 +301,8 @@ def cycle_run(tmp_path, vanished=(), rolled_back=(), rejoin="ok", second="primar
     instances, tasks, compute = {}, {}, []
     for n, t in enumerate(times):
         uuid, task = f"00000000-0000-4000-8000-0000000000{n:02d}", f"task-{n}"
-        fr.op("boot", f"b-{n + 1}", t, t + 0.1, "ok", status=202, latency=0.1,
+        fr.op("boot", f"b-{n + 1}", t, answered.get(n, t + 0.1), "ok", status=202,
+              latency=round(answered.get(n, t + 0.1) - t, 3),
               request_id=f"req-{n}", server_id=uuid, task_id=task)
         compute.append(f"{runs.client_stamp(t + 0.3)} fake-compute-1[4242] INFO "
                        f"fake_compute.manager [req-{n}] instance {uuid} ACTIVE on "
@@ -438,3 +441,18 @@ def test_a_loss_after_the_last_failover_is_unknown(tmp_path):
                                        "failover's promotion: no failover explains them")
     assert "failover's promotion" in verdict["evidence"][-1]
     assert "; after the last failover)" in "\n".join(verdict["evidence"])
+
+
+def test_a_boot_sent_before_the_last_kill_and_answered_after_its_promotion_is_its_loss(
+        tmp_path):
+    # Boot 9, sent at 18 in the second stall, committed on the replica before
+    # its kill at 19 but answered only at 19.4, after the promotion at 19.2
+    # (a loaded machine): the last failover lost it, not "no failover".
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 9],
+                                                answered={9: 19.4})))
+    assert verdict["verdict"] == REPRODUCED, verdict["evidence"][-1]
+    assert verdict["details"]["failovers"][1]["vanished_request_ids"] == ["req-9"]
+    cited = "\n".join(verdict["evidence"])
+    assert ("failover 2: sent at t=+18.00s, before the replica went down, and "
+            "acknowledged after the promotion)") in cited
+    assert "(1 sent before the kill and acknowledged after the promotion)" in cited
