@@ -92,7 +92,7 @@ class RPCService(os_service.Service):
         # The send pool's lines are the API's evidence (pool-expiry,
         # send-pool-contention): a service's would cost each reply two
         # writes that no checker reads.
-        rpc.init(conf, self.program, observe_pool=False)
+        rpc.init(conf, self.program)
         executor = "eventlet" if monkey_patch.is_patched() else "threading"
         self.server = rpc.get_server(messaging.Target(topic=topic, server=server_name),
                                      endpoints, executor)
@@ -206,7 +206,7 @@ def _connect_before_fork(role, conf, program):
     """What a service that does RPC in its parent does: the transport, and
     one pooled send connection, exist before the launcher forks."""
     topic, server_name, _ = _endpoints(role, conf)
-    rpc.init(conf, program, observe_pool=False)  # as RPCService.start
+    rpc.init(conf, program)  # as RPCService.start
     client = rpc.get_client(messaging.Target(topic=topic, server=server_name))
     client.cast({}, "record", payload={"sent_by": "parent-before-fork",
                                        "pid": os.getpid()})

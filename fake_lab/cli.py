@@ -299,7 +299,7 @@ def _add_run_options(parser):
              "scheduler_executor": mode, "conductor_executor": mode,
              "start_method": dict(choices=("default", "fork", "spawn")),
              "heartbeat_in_pthread": boolean, "uwsgi_enable_threads": boolean,
-             "observe_heartbeats": boolean, "relay": boolean,
+             "observe_heartbeats": boolean, "observe_pool": boolean, "relay": boolean,
              "database": dict(metavar="URL"), "step_delay": dict(type=_seconds),
              "uwsgi_lazy_apps": boolean, "uwsgi_fork_hooks": boolean,
              "uwsgi_release": dict(metavar="RELEASE"),

@@ -135,6 +135,9 @@ AXES = {
               "true or false: every AMQP connection through the lab's relay"),
     "observe_heartbeats": ("lab", "observe_heartbeats",
                            "true or false: the in-process heartbeat observer"),
+    "observe_pool": ("lab", "observe_pool",
+                     "true or false: the API's send-pool lines (pool-get, "
+                     "pool-put, pool-expire)"),
     "uwsgi_processes": ("uwsgi", "processes", "uWSGI worker processes"),
     "uwsgi_threads": ("uwsgi", "threads", "uWSGI threads per worker"),
     "uwsgi_enable_threads": ("uwsgi", "enable_threads", "true or false"),

@@ -56,7 +56,7 @@ def _setup_once(conf, name, config_files):
         LOG.info(monkey_patch.startup_line(name))
         # Like nova's config.parse_args: the transport exists from start-up,
         # its connections are opened by the first RPC (see compute_rpcapi).
-        rpc.init(conf, name)
+        rpc.init(conf, name, observe_pool=conf.lab.observe_pool)
         _setup_done = True
 
 

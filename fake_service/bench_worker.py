@@ -15,8 +15,9 @@ it is given, so its "threading" runs on green threads.)
 ``--kind lab`` is wired as the fake compute and the fake nova-api wire
 their RPC (fake_compute/service.py RPCService.start, fake_nova_api's
 compute_rpcapi): oslo.config and oslo.log set up from a config file, the
-heartbeat observer installed by ``fake_service.rpc.init`` (and the send
-pool's in the client, the API's side, as the lab has it), the server from
+heartbeat observer installed by ``fake_service.rpc.init`` (the send pool's
+only where ``[lab] observe_pool`` asks, as in the API: off by default, as
+in every scenario but the pool ones), the server from
 ``rpc.get_server`` with the fake compute's ComputeManager, the
 client ``compute_rpcapi.ComputeAPI`` with a request id per call. Only the
 oslo.service launcher is left out (it costs a call nothing). Every kind
@@ -25,8 +26,7 @@ threading executor could lose one) and answers ``bench_status``.
 
 ``--kind quiet`` is ``lab`` with the lab's observation off, and nothing
 else: the runner's config file sets ``[lab] observe_heartbeats = false``
-(``rpc.init`` then installs neither the heartbeat nor the send pool's
-observer) and the worker raises its service's logger (``fake_compute`` in
+(``rpc.init`` then installs no observer) and the worker raises its service's logger (``fake_compute`` in
 the server, ``fake_nova_api`` in the client) above INFO once its startup
 line is written, so that the fake compute's ``ping: N`` and ``cast N: ...``
 lines are not written (``fake_service.logs.info`` asks the logger first).
@@ -218,7 +218,8 @@ def lab_wiring(start, program, kind, logger, role):
     server's startup line on its service's logger (as the fake compute
     writes it); with ``kind`` quiet, that logger above INFO; ``rpc.init``,
     which installs the observers the config asks for (the pool's only in
-    the client, the API's side, as RPCService.start passes False)."""
+    the client, the API's side, and only with ``[lab] observe_pool``, as
+    the fake nova-api does)."""
     from oslo_log import log as logging
 
     from fake_service import rpc
@@ -228,7 +229,7 @@ def lab_wiring(start, program, kind, logger, role):
         logging.getLogger(logger).info(monkey_patch.startup_line(program))
     if kind == "quiet":
         _quiet(logger)
-    rpc.init(conf, program, observe_pool=role == "client")
+    rpc.init(conf, program, observe_pool=role == "client" and conf.lab.observe_pool)
     return conf
 
 

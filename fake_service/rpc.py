@@ -19,11 +19,12 @@ TRANSPORT = None
 IMPORTED = ("oslo.messaging", "kombu", "amqp", "eventlet", "oslo.log")
 
 
-def init(conf, program, observe_pool=True):
+def init(conf, program, observe_pool=False):
     """Create the RPC transport from ``conf`` (its transport_url); ``program``
     names the process on the heartbeat observer's lines. ``observe_pool``:
     the observer also logs the send pool's gets, puts and expiries (the
-    API's, which the pool checkers read; the services pass False)."""
+    API passes ``[lab] observe_pool``, which the pool scenarios set for
+    their checkers; the services never do)."""
     global TRANSPORT
     if TRANSPORT is not None:
         return TRANSPORT
