@@ -26,8 +26,9 @@ threading executor could lose one) and answers ``bench_status``.
 
 ``--kind quiet`` is ``lab`` with the lab's observation off, and nothing
 else: the runner's config file sets ``[lab] observe_heartbeats = false``
-(``rpc.init`` then installs no observer) and the worker raises its service's logger (``fake_compute`` in
-the server, ``fake_nova_api`` in the client) above INFO once its startup
+(``rpc.init`` then installs no observer) and the worker raises its
+service's logger (``fake_compute`` in the server, ``fake_nova_api`` in the
+client) above INFO once its startup
 line is written, so that the fake compute's ``ping: N`` and ``cast N: ...``
 lines are not written (``fake_service.logs.info`` asks the logger first).
 What nova itself would do stays: oslo.log set up from the same options,
