@@ -7,10 +7,11 @@ bench runs four paths, each an RPC server process and a client process:
 - ``om``: a bare oslo.messaging pair (its own factories, an echo endpoint);
 - ``lab``: the lab's fake services path (the fake compute's server and the
   fake nova-api's compute_rpcapi client, wired as the lab wires them:
-  oslo.log, the heartbeat and pool observer, the fake compute's ``ping: N``
-  and ``cast N: ...`` lines, a request id per call);
+  oslo.log, the heartbeat observer, the fake compute's ``ping: N`` and
+  ``cast N: ...`` lines, a request id per call; the send pool's observer
+  is off, as in every scenario but the two pool ones);
 - ``quiet``: ``lab`` with the lab's observation off and nothing else (no
-  heartbeat or pool observer, no ``ping``/``cast`` lines; the request id
+  heartbeat observer, no ``ping``/``cast`` lines; the request id
   and RequestContext, ``prepare()`` per call, the reply naming host and
   PID, oslo.log's own lines stay: what nova itself does);
 - ``relay``: the bare pair through the lab's relay (fake_lab/daemons/relay.py)
