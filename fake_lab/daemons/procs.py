@@ -252,6 +252,27 @@ def inspect_tree(root):
     return out
 
 
+def owners():
+    """{pid: owner path} of every live process that carries OWNER_ENV, in
+    one pass over /proc: for a sweep of many run directories at once."""
+    mark = f"{OWNER_ENV}=".encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        at = environ.find(mark)
+        if at >= 0 and (at == 0 or environ[at - 1] == 0):
+            end = environ.find(b"\0", at)
+            found[int(entry)] = environ[at + len(mark):end if end >= 0 else None].decode(
+                "utf-8", "replace")
+    return found
+
+
 def processes_under(path):
     """[(pid, command line)] of the live processes owned by ``path`` or a
     directory inside it (see OWNER_ENV): a run's leftovers, found without

@@ -107,13 +107,17 @@ def sweep_abandoned(runs_dir):
         names = os.listdir(runs_dir)
     except OSError:
         return cleaned
+    owned = None  # who owns what, read from /proc once, if any run needs it
     for name in sorted(names):
         run_dir = os.path.join(runs_dir, name)
         if (name == "latest" or os.path.islink(run_dir)
                 or not os.path.exists(os.path.join(run_dir, RUNNER_FILE))
                 or runner_alive(run_dir)):
             continue
-        if procs.processes_under(run_dir):
+        if owned is None:
+            owned = set(procs.owners().values())
+        mine = os.path.abspath(run_dir)
+        if any(o == mine or o.startswith(mine + "/") for o in owned):
             cleaned.append((run_dir, stop_processes_under(run_dir)))
             remove_tmpdirs(run_dir)
     return cleaned
