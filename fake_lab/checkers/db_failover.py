@@ -238,7 +238,7 @@ def _committed_lost(run, boots, state, t, windows):
             when = ""
             if any(w[0] <= done["time"] <= w[1] for w in windows):
                 when = ", while the replica lagged"
-            vanished.append({"request_id": rid, "server_id": uuid, "sent": op["invoke"]["time"],
+            vanished.append({"request_id": rid, "server_id": uuid, "sent": _sent(op),
                              "accepted": done["time"], "when": when})
             continue
         task = tasks.get(v.get("task_id")) or {}
@@ -246,7 +246,7 @@ def _committed_lost(run, boots, state, t, windows):
                                    and task.get("status") == "completed"):
             at, host, line = active[uuid]
             rolled_back.append({
-                "request_id": rid, "server_id": uuid, "sent": op["invoke"]["time"],
+                "request_id": rid, "server_id": uuid, "sent": _sent(op),
                 "active_at": at, "host": host,
                 "line": line, "now": f"{inst['status']}/{inst.get('task_state')} "
                                      f"with its task {task.get('status')}"})
@@ -363,6 +363,18 @@ def _promoted_at(op):
     return (op["done"]["value"].get("promoted_at") or op["done"]["time"])
 
 
+def _sent(op):
+    """When the attempt whose server was acknowledged was sent: its commit
+    came after. With the client's retry that is the attempt answered 202
+    (a later one than the first, perhaps sent after a kill); an answer
+    replayed from an earlier attempt's commit (the idempotency key) goes
+    back to the boot's first request."""
+    ok = [a for a in boot_flow.attempts(op) if a.get("outcome") == "ok"]
+    if ok and not ok[-1].get("replayed") and ok[-1].get("time") is not None:
+        return ok[-1]["time"]
+    return op["invoke"]["time"]
+
+
 def _down_at(op):
     """When a failover's old primary stopped taking writes: its kill, the
     start of its clean stop, else the fault's start."""
@@ -467,7 +479,8 @@ def _check_cycle(run, fr):
                  f"between the previous promotion ({t(start)}) and its own")
         late = sum(1 for kind in ("vanished", "rolled_back") for g in mine[kind] if g["late"])
         if late:
-            since += f" ({late} sent before the kill and acknowledged after the promotion)"
+            since += (f" ({late} sent before the {fo['old_primary']} went down and "
+                      "acknowledged after the promotion)")
         cited.append(
             f"{name}: {fo['lost']} committed boot(s) lost ({fo['vanished']} vanished, "
             f"{fo['rolled_back']} rolled back) of those acknowledged {since}"

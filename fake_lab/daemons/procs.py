@@ -265,11 +265,12 @@ def owners():
                 environ = f.read()
         except OSError:
             continue
-        at = environ.find(mark)
-        if at >= 0 and (at == 0 or environ[at - 1] == 0):
-            end = environ.find(b"\0", at)
-            found[int(entry)] = environ[at + len(mark):end if end >= 0 else None].decode(
-                "utf-8", "replace")
+        # Variable by variable: another one's name or value may end in
+        # or hold the mark's text.
+        for variable in environ.split(b"\0"):
+            if variable.startswith(mark):
+                found[int(entry)] = os.fsdecode(variable[len(mark):])
+                break
     return found
 
 

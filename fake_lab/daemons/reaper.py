@@ -118,8 +118,10 @@ def sweep_abandoned(runs_dir):
             owned = set(procs.owners().values())
         mine = os.path.abspath(run_dir)
         if any(o == mine or o.startswith(mine + "/") for o in owned):
-            cleaned.append((run_dir, stop_processes_under(run_dir)))
+            stopped = stop_processes_under(run_dir)
             remove_tmpdirs(run_dir)
+            if stopped:  # they may have ended since /proc was read
+                cleaned.append((run_dir, stopped))
     return cleaned
 
 

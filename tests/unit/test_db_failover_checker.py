@@ -280,15 +280,17 @@ def _kill(fr, at, old, new, stalled=True):
 
 def cycle_run(tmp_path, vanished=(), rolled_back=(), rejoin="ok", second="primary",
               read_from="primary", second_lagging=True, rewound=True,
-              replication="async", answered=None):
+              replication="async", answered=None, sent=None, active=None):
     """Twelve boots (CYCLE_TIMES, each accepted 0.1 s later); the link
     stalls at t=7, the primary is killed at 9 and the replica promoted at
     9.2; the primary rejoins from t=12.5 to 14 (streaming at 13.8); the
     link stalls at 17, the replica is killed at 19 and ``second`` promoted
     at 19.2. ``second_lagging``: boots 8 and 9 (t=17.5, 18) are sent
     during the second stall, else at 21.5 and 22. ``answered``: {boot:
-    time} of a 202 held later than 0.1 s."""
-    answered = answered or {}
+    time} of a 202 held later than 0.1 s; ``sent``: {boot: time} instead of
+    CYCLE_TIMES'; ``active``: {boot: time} of the host's ACTIVE line (else
+    0.3 s after the boot was sent)."""
+    answered, active = answered or {}, active or {}
     fr = runs.FakeRun(tmp_path)
     fr.config.update(scenario="db-failover-cycle",
                      checker={"name": "db-failover", "options": {}},
@@ -298,13 +300,16 @@ def cycle_run(tmp_path, vanished=(), rolled_back=(), rejoin="ok", second="primar
     times = list(CYCLE_TIMES)
     if not second_lagging:
         times[8:10] = [21.5, 22.0]
+    for n, t in (sent or {}).items():
+        times[n] = t
     instances, tasks, compute = {}, {}, []
     for n, t in enumerate(times):
         uuid, task = f"00000000-0000-4000-8000-0000000000{n:02d}", f"task-{n}"
         fr.op("boot", f"b-{n + 1}", t, answered.get(n, t + 0.1), "ok", status=202,
               latency=round(answered.get(n, t + 0.1) - t, 3),
               request_id=f"req-{n}", server_id=uuid, task_id=task)
-        compute.append(f"{runs.client_stamp(t + 0.3)} fake-compute-1[4242] INFO "
+        compute.append(f"{runs.client_stamp(active.get(n, t + 0.3))} "
+                       "fake-compute-1[4242] INFO "
                        f"fake_compute.manager [req-{n}] instance {uuid} ACTIVE on "
                        "fake-compute-1")
         if n in vanished:
@@ -455,4 +460,51 @@ def test_a_boot_sent_before_the_last_kill_and_answered_after_its_promotion_is_it
     cited = "\n".join(verdict["evidence"])
     assert ("failover 2: sent at t=+18.00s, before the replica went down, and "
             "acknowledged after the promotion)") in cited
-    assert "(1 sent before the kill and acknowledged after the promotion)" in cited
+    assert ("(1 sent before the replica went down and acknowledged after the "
+            "promotion)") in cited
+
+
+def test_a_boot_rolled_back_after_the_last_promotion_but_sent_before_the_kill_is_its_loss(
+        tmp_path):
+    # Boot 9 was ACTIVE on its host only at 19.5, after the promotion at 19.2,
+    # but sent at 18, before the kill at 19: committed on the replica.
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2], rolled_back=[9],
+                                                active={9: 19.5})))
+    assert verdict["verdict"] == REPRODUCED, verdict["evidence"][-1]
+    assert verdict["details"]["failovers"][1]["rolled_back_request_ids"] == ["req-9"]
+    assert "failover 2: sent at t=+18.00s, before the replica went down" in "\n".join(
+        verdict["evidence"])
+
+
+def test_a_boot_sent_at_the_kill_itself_and_lost_after_the_promotion_is_unexplained(
+        tmp_path):
+    # Sent when the replica was killed (19.0), not before: it cannot have
+    # been committed there, so no failover explains its loss.
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8, 9],
+                                                sent={9: 19.0}, answered={9: 19.4})))
+    assert verdict["verdict"] == UNKNOWN
+    assert verdict["evidence"][-1].startswith("1 committed boot(s) lost after the last")
+
+
+def test_a_late_answer_at_an_earlier_failover_is_the_next_failovers_loss(tmp_path):
+    # Boot 2 was sent at 8.0, before the first kill at 9, and answered at 9.4,
+    # after the first promotion: it is counted against the next promotion
+    # (the node promoted at 9.2 may have committed it), not flagged late.
+    verdict = db_failover.check(write(cycle_run(tmp_path, vanished=[2, 8],
+                                                answered={2: 9.4})))
+    failovers = verdict["details"]["failovers"]
+    assert failovers[0]["vanished_request_ids"] == []
+    assert sorted(failovers[1]["vanished_request_ids"]) == ["req-2", "req-8"]
+    assert "acknowledged after the promotion" not in "\n".join(verdict["evidence"])
+
+
+def test_a_retried_boot_is_dated_by_the_attempt_that_was_answered():
+    op = {"invoke": {"time": 10.0, "value": {}},
+          "done": {"type": "ok", "time": 12.5, "value": {"attempts": [
+              {"n": 1, "time": 10.0, "outcome": "fail"},
+              {"n": 2, "time": 12.0, "outcome": "ok", "replayed": False}]}}}
+    assert db_failover._sent(op) == 12.0
+    op["done"]["value"]["attempts"][1]["replayed"] = True  # the first one's commit
+    assert db_failover._sent(op) == 10.0
+    del op["done"]["value"]["attempts"]  # recorded before the client retried
+    assert db_failover._sent(op) == 10.0

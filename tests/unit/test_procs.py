@@ -130,3 +130,17 @@ def test_the_orphans_of_a_killed_daemon_are_reaped_not_left_as_zombies(tmp_path)
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.log")],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.split(None, 1) == ["2", "[]\n"], out.stdout + out.stderr
+
+
+def test_owners_reads_the_mark_itself_not_another_variable_that_quotes_it(tmp_path):
+    decoy = {**os.environ, "NOTE": f"see {procs.OWNER_ENV}=/elsewhere",
+             "X" + procs.OWNER_ENV: "/elsewhere"}
+    daemon = procs.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                         str(tmp_path / "sleep.log"), env=decoy, owner=str(tmp_path / "run"))
+    try:
+        deadline = time.monotonic() + 10
+        while daemon.pid not in procs.owners() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert procs.owners()[daemon.pid] == str(tmp_path / "run")
+    finally:
+        daemon.stop(grace=2.0)
