@@ -273,7 +273,8 @@ class LabClient:
 
     KIND = "lab"
     LOGGER = "fake_nova_api"
-    # No line of its own per call: the API's evidence here is the pool lines.
+    # No line of its own per call (its pool lines are off, as in the API
+    # outside the pool scenarios): only its heartbeat lines.
     EVIDENCE = "fake_nova_api.compute_rpcapi"
 
     def __init__(self, start):

@@ -79,6 +79,19 @@ def _rows(summary):
                 yield _cell_values(cell, columns), path, cell["paths"][path]
 
 
+def _process_rows(summary, paths=None):
+    """(cell values, path, role, record) of each measured process that
+    reported itself, path by path as ``_rows`` gives them (only ``paths``,
+    when given)."""
+    for values, path, entry in _rows(summary):
+        if entry is None or (paths is not None and path not in paths):
+            continue
+        for role in ("server", "client"):
+            p = (entry.get("processes") or {}).get(role)
+            if p:
+                yield values, path, role, p
+
+
 def _answered(entry, section):
     sent = got = 0
     for r in entry.get("repeats") or []:
@@ -199,23 +212,17 @@ def render_overheads(summary):
 def render_processes(summary):
     columns = _cell_columns(summary)
     rows = []
-    for values, path, entry in _rows(summary):
-        if entry is None:
-            continue
-        for role in ("server", "client"):
-            p = (entry.get("processes") or {}).get(role)
-            if not p:
-                continue
-            patched = p.get("patched") or {}
-            executor = p.get("executor") or "-"
-            if p.get("work_executor"):
-                executor += f" ({p['work_executor']})"
-            rows.append(values + [path, role, p.get("pid"), p.get("asked"), p.get("really"),
-                                  f"{_yes(patched.get('thread'))}/{_yes(patched.get('socket'))}",
-                                  "poisoned" if p.get("eventlet_poisoned") else
-                                  "imported" if p.get("eventlet_imported") else "never imported",
-                                  p.get("oslo_service_backend") or "-", executor,
-                                  threads_text(role, p.get("threads_seen"))])
+    for values, path, role, p in _process_rows(summary):
+        patched = p.get("patched") or {}
+        executor = p.get("executor") or "-"
+        if p.get("work_executor"):
+            executor += f" ({p['work_executor']})"
+        rows.append(values + [path, role, p.get("pid"), p.get("asked"), p.get("really"),
+                              f"{_yes(patched.get('thread'))}/{_yes(patched.get('socket'))}",
+                              "poisoned" if p.get("eventlet_poisoned") else
+                              "imported" if p.get("eventlet_imported") else "never imported",
+                              p.get("oslo_service_backend") or "-", executor,
+                              threads_text(role, p.get("threads_seen"))])
     if not rows:
         return []
     return (["", "processes, as each reported from inside itself"]
@@ -229,21 +236,15 @@ def render_observation(summary):
     having, and the lines its log holds, kind by kind."""
     columns = _cell_columns(summary)
     rows = []
-    for values, path, entry in _rows(summary):
-        if entry is None or path not in LAB_WIRED:
-            continue
-        for role in ("server", "client"):
-            p = (entry.get("processes") or {}).get(role)
-            if not p:
-                continue
-            seen = p.get("observation") or {}
-            has = [name for name, key in (("heartbeats", "heartbeats"), ("pool", "pool"),
-                                          (f"{seen.get('evidence_logger')} INFO",
-                                           "evidence_lines"))
-                   if seen.get(key)]
-            counts = p.get("log_lines") or {}
-            rows.append(values + [path, role, ", ".join(has) or "none"]
-                        + [counts.get(kind, "-") for kind in LINE_KINDS])
+    for values, path, role, p in _process_rows(summary, LAB_WIRED):
+        seen = p.get("observation") or {}
+        has = [name for name, key in (("heartbeats", "heartbeats"), ("pool", "pool"),
+                                      (f"{seen.get('evidence_logger')} INFO",
+                                       "evidence_lines"))
+               if seen.get(key)]
+        counts = p.get("log_lines") or {}
+        rows.append(values + [path, role, ", ".join(has) or "none"]
+                    + [counts.get(kind, "-") for kind in LINE_KINDS])
     if not rows:
         return []
     return (["", "the lab's observation in its processes: what each reported having "

@@ -429,12 +429,12 @@ def _check_cycle(run, fr):
     gone = _committed_lost(run, boots, state, t, windows)
     # Each lost boot against the first promotion after its acknowledgement.
     promotions = [_promoted_at(op) for op in failovers]
+    downs = [_down_at(op) for op in failovers]
     per = [{"vanished": [], "rolled_back": [], "duplicated": []}
            for _ in range(len(failovers) + 1)]
     for kind, key in (("vanished", "accepted"), ("rolled_back", "active_at")):
         for g in gone[kind]:
-            g["failover"] = _failover_of(g["sent"], g[key], promotions,
-                                         [_down_at(op) for op in failovers])
+            g["failover"] = _failover_of(g["sent"], g[key], promotions, downs)
             g["late"] = g["failover"] < bisect.bisect_right(promotions, g[key])
             per[g["failover"]][kind].append(g)
     duplicated_ids = details.get("duplicated_request_ids", []) if retry != "off" else []

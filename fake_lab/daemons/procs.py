@@ -279,23 +279,24 @@ def processes_under(path):
     directory inside it (see OWNER_ENV): a run's leftovers, found without
     matching names, and never a command that merely names the run."""
     path = os.path.abspath(path)
-    marks = (f"{OWNER_ENV}={path}\0".encode(), f"{OWNER_ENV}={path}/".encode())
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for pid, owner in owners().items():
+        if not owned_by(owner, path):
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read() + b"\0"
-            if not any(mark in environ for mark in marks):
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
         if cmdline:  # zombies have none
-            found.append((int(entry), cmdline.strip()))
+            found.append((pid, cmdline.strip()))
     return found + _unmarked_members(found)
+
+
+def owned_by(owner, path):
+    """Whether an OWNER_ENV value marks ``path`` (absolute, as the marks
+    are) or a directory inside it."""
+    return owner == path or owner.startswith(path + "/")
 
 
 def _unmarked_members(marked):

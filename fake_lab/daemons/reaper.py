@@ -117,7 +117,7 @@ def sweep_abandoned(runs_dir):
         if owned is None:
             owned = set(procs.owners().values())
         mine = os.path.abspath(run_dir)
-        if any(o == mine or o.startswith(mine + "/") for o in owned):
+        if any(procs.owned_by(o, mine) for o in owned):
             stopped = stop_processes_under(run_dir)
             remove_tmpdirs(run_dir)
             if stopped:  # they may have ended since /proc was read
